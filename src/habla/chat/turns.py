@@ -1,0 +1,38 @@
+"""What a channel hands the engine for one turn, and what it gets back before streaming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from habla.core.messages import Message
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    """One turn asked of the engine.
+
+    ``messages`` are the caller's new messages. Continuing a stored conversation
+    (``conversation_id``) they are appended to its history; without one they are the whole
+    conversation (OpenAI style). A ``system`` message among them replaces the persona's
+    prompt for this turn and is never stored.
+    """
+
+    user_id: str
+    messages: tuple[Message, ...]
+    conversation_id: str | None = None
+    persona: str | None = None
+    model: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    store: bool = True
+
+
+def omitted_notice(omitted_turns: int) -> str | None:
+    """The sentence a reply carries when history was trimmed; None when nothing was."""
+    if omitted_turns <= 0:
+        return None
+    turns = "turn was" if omitted_turns == 1 else "turns were"
+    return f"{omitted_turns} earlier {turns} left out to fit the model's context window."

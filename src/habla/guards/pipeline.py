@@ -1,0 +1,96 @@
+"""The guard pipeline: input limits, then input guards before the model; output guards
+over the stream after it.
+
+Input guards see the newest user message (the one the caller just wrote). Output guards
+see a sliding window of the reply as it streams, so a violation that spans two deltas is
+still caught; a block ends the stream with ``finish_reason="content_filter"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from habla.core.errors import GuardBlocked
+from habla.core.events import Finished, StreamEvent, TextDelta, Usage
+from habla.core.messages import Message, Text
+from habla.guards.base import Guard, GuardContext
+from habla.guards.limits import InputLimits
+
+log = logging.getLogger(__name__)
+
+OUTPUT_WINDOW_CHARS = 512
+
+
+@dataclass
+class GuardPipeline:
+    limits: InputLimits
+    input_guards: Sequence[Guard] = field(default_factory=tuple)
+    output_guards: Sequence[Guard] = field(default_factory=tuple)
+
+    async def check_input(
+        self, messages: Sequence[Message], max_tokens: int | None, ctx: GuardContext
+    ) -> tuple[Message, ...]:
+        """Returns the messages, rewritten where a guard asked; raises on a block."""
+        self.limits.check(messages, max_tokens)
+        checked = list(messages)
+        for index in _newest_user_turn(checked):
+            checked[index] = await self._check_message(checked[index], ctx)
+        return tuple(checked)
+
+    async def _check_message(self, message: Message, ctx: GuardContext) -> Message:
+        text = message.text
+        for guard in self.input_guards:
+            verdict = await guard.check(text, ctx)
+            log.info("input guard %s: %s (%s)", guard.name, verdict.action, verdict.reason)
+            if verdict.action == "block":
+                raise GuardBlocked(verdict.reason or "this message is not allowed here")
+            if verdict.action == "rewrite" and verdict.text is not None:
+                text = verdict.text
+        if text == message.text:
+            return message
+        others = tuple(p for p in message.parts if not isinstance(p, Text))
+        return Message(message.role, (Text(text), *others))
+
+    async def guard_output(
+        self, events: AsyncIterator[StreamEvent], ctx: GuardContext
+    ) -> AsyncIterator[StreamEvent]:
+        if not self.output_guards:
+            async for event in events:
+                yield event
+            return
+        window = ""
+        async for event in events:
+            if isinstance(event, TextDelta):
+                window = (window + event.text)[-OUTPUT_WINDOW_CHARS:]
+                blocked = await self._blocks_output(window, ctx)
+                if blocked is not None:
+                    await _close(events)
+                    yield blocked
+                    return
+            yield event
+
+    async def _blocks_output(self, window: str, ctx: GuardContext) -> Finished | None:
+        for guard in self.output_guards:
+            verdict = await guard.check(window, ctx)
+            if verdict.action == "block":
+                log.info("output guard %s blocked: %s", guard.name, verdict.reason)
+                return Finished("content_filter", Usage())
+        return None
+
+
+def _newest_user_turn(messages: Sequence[Message]) -> list[int]:
+    """Indexes of the trailing run of user messages (what the caller just said)."""
+    indexes: list[int] = []
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role != "user":
+            break
+        indexes.append(index)
+    return indexes
+
+
+async def _close(events: AsyncIterator[StreamEvent]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,59 @@
+"""The FastAPI application: wiring of middleware, routes and the runtime lifespan.
+
+``create_app(settings)`` builds an app that opens its own :class:`~habla.runtime.Runtime`
+on start-up; ``app_from_env`` is the factory ``habla serve`` hands to uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from habla import __version__
+from habla.interfaces.api import (
+    chat_routes,
+    conversation_routes,
+    health_routes,
+    openai_routes,
+)
+from habla.interfaces.api.body_limit import BodySizeLimit
+from habla.interfaces.api.errors import install_error_handlers
+from habla.runtime import Runtime
+from habla.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Runtime.open(settings) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(
+        title="habla",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    for module in (health_routes, openai_routes, chat_routes, conversation_routes):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Habla-Conversation-Id", "X-Habla-Omitted-Turns", "Retry-After"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from the environment and ``.env``."""
+    return create_app(Settings())

@@ -1,0 +1,1 @@
+"""The ``habla`` command line: serve the API, chat in the terminal, inspect models."""

@@ -1,0 +1,140 @@
+"""Settings: every knob habla has, read once from ``HABLA_*`` environment variables and ``.env``.
+
+Only :mod:`habla.runtime` and the CLI read this; adapters get plain constructor
+arguments. Values are validated here, at start, so a typo fails loudly before serving.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            return json.loads(stripped)
+        return [item.strip() for item in stripped.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HABLA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Where the database and indexes live.
+    data_dir: Path = Path("habla-data")
+    database_url: str | None = None
+
+    # Models. `default_model` is always served; `models` adds more ids ("kind:model").
+    default_model: str = "llamacpp:smollm2"
+    models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Extra GGUF files, name -> path, served as "llamacpp:name".
+    llamacpp_models: dict[str, Path] = Field(default_factory=dict)
+    llamacpp_n_ctx: int = Field(default=4096, ge=256, le=131072)
+    llamacpp_threads: int | None = Field(default=None, ge=1, le=512)
+    llamacpp_max_queue: int = Field(default=16, ge=1, le=10_000)
+    scripted_file: Path | None = None
+    scripted_record_path: Path | None = None
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HABLA_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("HABLA_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_timeout: float = Field(default=60.0, gt=0, le=3600)
+    openai_connect_timeout: float = Field(default=5.0, gt=0, le=600)
+    openai_max_retries: int = Field(default=3, ge=0, le=10)
+    openai_context_window: int = Field(default=128_000, ge=256)
+    openai_vision_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini"]
+    )
+
+    # Personas: the default prompt, plus named ones (JSON in the env, or a TOML/JSON file).
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    personas: dict[str, str] = Field(default_factory=dict)
+    personas_file: Path | None = None
+
+    # Input limits (enforced by the engine's first guard).
+    max_messages: int = Field(default=200, ge=1, le=100_000)
+    max_message_chars: int = Field(default=100_000, ge=1)
+    max_total_chars: int = Field(default=400_000, ge=1)
+    max_tokens_cap: int = Field(default=4096, ge=1)
+    default_max_tokens: int = Field(default=512, ge=1)
+
+    # HTTP.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    sse_keepalive_seconds: float = Field(default=10.0, gt=0, le=300)
+    store_api_chats: bool = False
+
+    _split_lists = field_validator("models", "cors_origins", "openai_vision_models", mode="before")(
+        _csv
+    )
+
+    @field_validator("openai_timeout", "openai_connect_timeout", "sse_keepalive_seconds")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.default_max_tokens > self.max_tokens_cap:
+            raise ValueError("default_max_tokens must not exceed max_tokens_cap")
+        for persona, prompt in self.personas.items():
+            if not persona or not prompt.strip():
+                raise ValueError(f"persona {persona!r} needs a name and a prompt")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'habla.db').resolve()}"
+
+    @property
+    def served_models(self) -> list[str]:
+        """The default model first, then the others, without duplicates."""
+        ids = [self.default_model, *self.models]
+        ids += [f"llamacpp:{name}" for name in self.llamacpp_models]
+        return list(dict.fromkeys(ids))
+
+    def all_personas(self) -> dict[str, str]:
+        """``default`` plus configured personas; the file wins over the environment."""
+        personas = {"default": self.system_prompt, **self.personas}
+        if self.personas_file is not None:
+            personas.update(load_personas_file(self.personas_file))
+        return personas
+
+
+def load_personas_file(path: Path) -> dict[str, str]:
+    """Read ``{name: prompt}`` from a ``.toml`` or ``.json`` file."""
+    from habla.core.errors import ConfigError
+
+    try:
+        raw = path.read_text(encoding="utf-8")
+        data: Any = tomllib.loads(raw) if path.suffix == ".toml" else json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read personas from {path}: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("personas"), dict):
+        data = data["personas"]
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in data.items()
+    ):
+        raise ConfigError(f"{path} must map persona names to non-empty prompts")
+    return dict(data)

@@ -1,0 +1,134 @@
+"""The SQL schema of the conversation store, as SQLAlchemy Core tables.
+
+This module describes what the database looks like; it does not create anything. The
+Alembic migrations in ``habla/store/migrations`` are the source of truth for the live
+schema, and a test checks that migrating to head yields exactly these tables. Change both
+together: write a new migration, then update the tables here.
+
+Later tables (users, API keys, audit) go on the same :data:`metadata`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Kept out of ``alembic_version`` so that other migration trees (e.g. a retrieval index
+# with its own revisions) can live in the same database without clobbering ours.
+VERSION_TABLE = "habla_alembic_version"
+
+# Predictable constraint names, so later migrations can refer to (and drop) them.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_LENGTH = 36  # room for a dashed UUID; habla itself writes 32-character hex ids
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that always reads back as UTC.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite keeps a naive string. Binding
+    converts to UTC so both store the same wall time and compare correctly, and reading
+    attaches UTC so callers never see a naive datetime.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass a timezone-aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value)!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("user_id", Text(), nullable=False),
+    Column("title", Text(), nullable=False),
+    Column("persona", Text(), nullable=False),
+    Column("model", Text(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    # Serves "this user's conversations, newest first" straight from the index.
+    Index("ix_conversations_user_id_updated_at", "user_id", "updated_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column(
+        "conversation_id",
+        String(ID_LENGTH),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", Integer(), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("parts", Text(), nullable=False),  # JSON, see habla.store.codec
+    Column("status", String(16), nullable=False),
+    Column("model", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # Also the index behind the foreign key and "messages of a conversation in order".
+    UniqueConstraint("conversation_id", "seq"),
+    CheckConstraint("status IN ('complete', 'incomplete')", name="status"),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("user_id", Text(), nullable=False),
+    # No foreign key: usage outlives the conversation it was spent in (accounting).
+    Column("conversation_id", String(ID_LENGTH), nullable=True),
+    Column("model", Text(), nullable=False),
+    Column("prompt_tokens", Integer(), nullable=False),
+    Column("completion_tokens", Integer(), nullable=False),
+    Column("latency_ms", Integer(), nullable=False),
+    Column("finish_reason", String(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # (user_id, created_at) answers "this user's usage since T"; created_at alone serves
+    # retention sweeps over everyone.
+    Index("ix_usage_user_id_created_at", "user_id", "created_at"),
+    Index("ix_usage_created_at", "created_at"),
+)
