@@ -14,6 +14,8 @@ rows yet, and it does not retry on a lost connection (the PostgreSQL pool pre-pi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +34,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from habla.core.errors import ConfigError, NotFound
@@ -52,12 +54,13 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
 }
 _SQLITE_PRAGMAS = (
-    # First, so that even switching to WAL waits for a lock another process holds.
     "PRAGMA busy_timeout=5000",  # wait up to 5 s for the write lock instead of failing
-    "PRAGMA journal_mode=WAL",  # readers and the one writer stop blocking each other
     "PRAGMA foreign_keys=ON",  # off by default; deletes rely on ON DELETE CASCADE
     "PRAGMA synchronous=NORMAL",  # durable enough under WAL, far fewer fsyncs
 )
+
+
+_WAL_ATTEMPTS = 50
 
 
 def _now() -> datetime:
@@ -87,6 +90,7 @@ class SqlStore:
         """Connect once (a clear :class:`ConfigError` if that fails), then migrate to head."""
         _ensure_sqlite_directory(self._url)
         await _check_reachable(self._engine, self._url)
+        await _verify_wal(self._engine, self._url)
         try:
             async with self._engine.begin() as conn:
                 await upgrade_to_head(conn)
@@ -365,8 +369,39 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         for pragma in _SQLITE_PRAGMAS:
             cursor.execute(pragma)
+        _try_wal(cursor)
     finally:
         cursor.close()
+
+
+def _try_wal(cursor: Any) -> None:
+    """Switch the file to WAL (readers and the one writer stop blocking each other).
+
+    WAL is a property of the file, so one connection switching it is enough. Switching
+    needs an exclusive lock and SQLite can refuse at once (no busy wait) while another
+    connection is mid-switch; that loser simply finds the file in WAL afterwards, and
+    ``SqlStore.start`` verifies the outcome.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    with contextlib.suppress(Exception):  # the driver's OperationalError, "database is locked"
+        cursor.execute("PRAGMA journal_mode=WAL")
+
+
+async def _verify_wal(engine: AsyncEngine, url: URL) -> None:
+    if url.get_backend_name() != "sqlite":
+        return
+    for _ in range(_WAL_ATTEMPTS):
+        try:
+            async with engine.connect() as conn:
+                mode = (await conn.exec_driver_sql("PRAGMA journal_mode=WAL")).scalar()
+        except OperationalError:
+            mode = None  # another connection holds the lock for a moment
+        if str(mode).lower() == "wal":
+            return
+        await asyncio.sleep(0.1)
+    raise ConfigError(f"cannot switch the SQLite database {_safe(url)} to WAL mode")
 
 
 def _ensure_sqlite_directory(url: URL) -> None:
