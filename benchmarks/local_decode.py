@@ -30,18 +30,20 @@ PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 HABLA = Path(sys.executable).with_name("habla")
 
 
-def direct_run(llama: object, ids: list[int], max_tokens: int) -> tuple[int, float]:
+def direct_run(llama: object, ids: list[int], max_tokens: int) -> tuple[int, float, float]:
     start = time.perf_counter()
+    first = 0.0
     produced = 0
     for chunk in llama.create_completion(  # type: ignore[attr-defined]
         prompt=ids, max_tokens=max_tokens, temperature=0.0, stream=True, repeat_penalty=1.0
     ):
         if chunk["choices"][0]["finish_reason"] is None:  # the last chunk only says why
             produced += 1
-    return produced, time.perf_counter() - start
+            first = first or time.perf_counter()
+    return produced, time.perf_counter() - start, first - start
 
 
-def api_run(url: str, max_tokens: int) -> tuple[int, float]:
+def api_run(url: str, max_tokens: int) -> tuple[int, float, float]:
     body = {
         "model": "llamacpp:smollm2",
         "messages": [{"role": "user", "content": PROMPT}],
@@ -51,15 +53,19 @@ def api_run(url: str, max_tokens: int) -> tuple[int, float]:
         "stream_options": {"include_usage": True},
     }
     produced = 0
+    first = 0.0
     start = time.perf_counter()
     with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=300) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if line.startswith("data: {"):
-                usage = json.loads(line[6:]).get("usage")
+                chunk = json.loads(line[6:])
+                if chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+                    first = first or time.perf_counter()
+                usage = chunk.get("usage")
                 if usage:
                     produced = usage["completion_tokens"]
-    return produced, time.perf_counter() - start
+    return produced, time.perf_counter() - start, first - start
 
 
 def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
@@ -112,26 +118,41 @@ def main() -> None:
         try:
             direct_run(llama, ids, 16)  # warm-up both sides
             api_run(url, 16)
-            direct_rates, api_rates = [], []
+            runs: dict[str, list[tuple[int, float, float]]] = {"direct": [], "api": []}
             for round_no in range(1, args.rounds + 1):
-                n_direct, t_direct = direct_run(llama, ids, args.max_tokens)
-                n_api, t_api = api_run(url, args.max_tokens)
-                direct_rates.append(n_direct / t_direct)
-                api_rates.append(n_api / t_api)
+                runs["direct"].append(direct_run(llama, ids, args.max_tokens))
+                runs["api"].append(api_run(url, args.max_tokens))
                 print(
-                    f"round {round_no}: direct {n_direct} tok in {t_direct:.2f}s "
-                    f"({direct_rates[-1]:.1f} tok/s) | api {n_api} tok in {t_api:.2f}s "
-                    f"({api_rates[-1]:.1f} tok/s)"
+                    f"round {round_no}: "
+                    + " | ".join(
+                        f"{side} {describe(*runs[side][-1])}" for side in ("direct", "api")
+                    )
                 )
         finally:
             server.terminate()
             server.wait(timeout=20)
+    report(runs, args.rounds)
 
-    direct = statistics.median(direct_rates)
-    api = statistics.median(api_rates)
-    print(f"\nllama-cpp-python direct : {direct:.1f} tokens/s (median of {args.rounds})")
-    print(f"habla API streaming path: {api:.1f} tokens/s (median of {args.rounds})")
-    print(f"ratio api/direct        : {api / direct:.3f}  (aim >= 0.95)")
+
+def describe(tokens: int, total: float, first: float) -> str:
+    return f"{tokens} tok in {total:.2f}s, first after {first * 1000:.0f} ms"
+
+
+def report(runs: dict[str, list[tuple[int, float, float]]], rounds: int) -> None:
+    """End to end (tokens / total time) and decode only (after the first token)."""
+    rates: dict[str, tuple[float, float]] = {}
+    for side, samples in runs.items():
+        end_to_end = statistics.median(n / total for n, total, _ in samples)
+        decode = statistics.median((n - 1) / (total - first) for n, total, first in samples)
+        rates[side] = (end_to_end, decode)
+    names = {"direct": "llama-cpp-python direct ", "api": "habla API streaming path"}
+    print(f"\nmedians of {rounds} rounds   end-to-end tok/s   decode tok/s")
+    for side, (end_to_end, decode) in rates.items():
+        print(f"{names[side]}   {end_to_end:14.1f}   {decode:12.1f}")
+    print(
+        f"ratio api/direct           {rates['api'][0] / rates['direct'][0]:14.3f}   "
+        f"{rates['api'][1] / rates['direct'][1]:12.3f}   (aim >= 0.95)"
+    )
 
 
 if __name__ == "__main__":

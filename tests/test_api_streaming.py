@@ -72,12 +72,10 @@ def test_stream_framing_is_openai_exact(launch: Launcher) -> None:
         assert first["choices"][0]["delta"]["role"] == "assistant"
         assert first["choices"][0]["finish_reason"] is None
         assert first["habla"]["conversation_id"] is None
-        assert [c["choices"][0]["delta"] for c in middle] == [
-            {"content": "Hello "},
-            {"content": "brave "},
-            {"content": "new "},
-            {"content": "world."},
-        ]
+        # Text that arrives while the writer is busy may be merged into fewer chunks.
+        deltas = [c["choices"][0]["delta"] for c in middle]
+        assert all(set(d) == {"content"} and d["content"] for d in deltas)
+        assert "".join(d["content"] for d in deltas) == "Hello brave new world."
         assert all(c["choices"][0]["finish_reason"] is None for c in middle)
         assert all(c["usage"] is None for c in [first, *middle, final])
         assert final["choices"][0]["delta"] == {}

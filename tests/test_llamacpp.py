@@ -43,7 +43,7 @@ SHORT_ANSWER = "What is 2+2? Answer in one short sentence."
 # Re-running this prompt from llama.cpp's prefix cache changes its 60-token reply unless the
 # backend evaluates reproducible requests from scratch (found with the original code).
 DRAGON = "Write a long story about a dragon."
-GREEDY = GenerationOptions(max_tokens=40, temperature=0.0)
+GREEDY = GenerationOptions(max_tokens=40, temperature=0.0, seed=1)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -246,10 +246,10 @@ async def test_the_same_seed_gives_the_same_text(model: LlamaCppBackend) -> None
 
 
 @on_module_loop
-async def test_greedy_decoding_does_not_depend_on_what_ran_before(
+async def test_seeded_greedy_decoding_does_not_depend_on_what_ran_before(
     model: LlamaCppBackend,
 ) -> None:
-    greedy = GenerationOptions(max_tokens=60, temperature=0)
+    greedy = GenerationOptions(max_tokens=60, temperature=0, seed=1)
     first = await complete(model, ask(DRAGON, greedy))
     again = await complete(model, ask(DRAGON, greedy))  # the prompt is cached now
     await complete(model, ask("Say hello.", GenerationOptions(max_tokens=8)))
@@ -260,12 +260,14 @@ async def test_greedy_decoding_does_not_depend_on_what_ran_before(
 @pytest.mark.parametrize("which", ["period", "several-tokens"])
 @on_module_loop
 async def test_a_stop_string_ends_the_reply_before_it(model: LlamaCppBackend, which: str) -> None:
-    full = await complete(model, ask(STORY, GenerationOptions(max_tokens=60, temperature=0)))
+    full = await complete(
+        model, ask(STORY, GenerationOptions(max_tokens=60, temperature=0, seed=1))
+    )
     stop = "." if which == "period" else " ".join(full.text.split()[3:6])
     assert stop in full.text
     if which == "several-tokens":
         assert len(model.llama.tokenize(stop.encode(), add_bos=False)) > 1
-    options = GenerationOptions(max_tokens=60, temperature=0, stop=("never-said", stop))
+    options = GenerationOptions(max_tokens=60, temperature=0, seed=1, stop=("never-said", stop))
     events = [e async for e in model.stream(ask(STORY, options))]
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert text == full.text[: full.text.index(stop)]
@@ -281,7 +283,8 @@ async def test_text_held_back_for_a_stop_is_released_at_the_end(model: LlamaCppB
     assert full.text
     never = full.text[-1] + "\u2603\u2603"  # starts like the reply's last character
     held = await complete(
-        model, ask(SHORT_ANSWER, GenerationOptions(max_tokens=40, temperature=0, stop=(never,)))
+        model,
+        ask(SHORT_ANSWER, GenerationOptions(max_tokens=40, temperature=0, seed=1, stop=(never,))),
     )
     assert held.text == full.text
     assert held.finish_reason == "stop"
@@ -313,7 +316,7 @@ def test_stop_matcher(
 
 @on_module_loop
 async def test_concurrent_requests_queue_and_all_finish(model: LlamaCppBackend) -> None:
-    options = GenerationOptions(max_tokens=12, temperature=0)
+    options = GenerationOptions(max_tokens=12, temperature=0, seed=1)
     results: list[Completion] = await asyncio.gather(
         *(complete(model, ask(STORY, options)) for _ in range(4))
     )
@@ -402,7 +405,7 @@ async def test_close_ends_running_and_queued_replies_and_can_restart() -> None:
 @on_module_loop
 async def test_the_context_window_bounds_the_reply() -> None:
     async with own_model(n_ctx=64) as backend:
-        request = ask(STORY, GenerationOptions(max_tokens=500, temperature=0))
+        request = ask(STORY, GenerationOptions(max_tokens=500, temperature=0, seed=1))
         result = await complete(backend, request)
         assert result.finish_reason == "length"
         assert result.usage.prompt_tokens + result.usage.completion_tokens <= 64

@@ -27,6 +27,7 @@ from typing import Any
 from habla.backends.base import Capabilities
 from habla.backends.llamacpp_prompt import SafePromptBuilder
 from habla.backends.stops import StopMatcher
+from habla.backends.thread_channel import ThreadChannel
 from habla.core.errors import (
     BackendBusy,
     BackendError,
@@ -169,11 +170,9 @@ class LlamaCppBackend:
                 retry_after=5,
             )
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[StreamEvent | BaseException] = asyncio.Queue()
+        channel = ThreadChannel(loop)
         cancel = threading.Event()
-
-        def emit(item: StreamEvent | BaseException) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, item)
+        emit: Emit = channel.put
 
         def job_done(job: asyncio.Future[None]) -> None:
             self._pending -= 1
@@ -181,7 +180,7 @@ class LlamaCppBackend:
                 job.exception()  # retrieved: _generate reports its own failures via emit
             # Queued after everything the worker emitted, so a reader only gets here when
             # the job never ran or ended without a Finished (e.g. the backend was closed).
-            events.put_nowait(BackendUnavailable(f"{self._model_id} stopped before replying"))
+            channel.put(BackendUnavailable(f"{self._model_id} stopped before replying"))
 
         self._pending += 1
         self._cancels.add(cancel)
@@ -191,12 +190,12 @@ class LlamaCppBackend:
         job.add_done_callback(job_done)
         try:
             while True:
-                item = await events.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if isinstance(item, Finished):
-                    return
+                for item in await channel.get_batch():
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+                    if isinstance(item, Finished):
+                        return
         finally:
             cancel.set()  # the worker stops at its next token and frees the model
             self._cancels.discard(cancel)
@@ -221,11 +220,12 @@ class LlamaCppBackend:
         if budget <= 0:
             return "length", 0
         llama.set_seed(options.seed if options.seed is not None else secrets.randbits(31))
-        if options.seed is not None or options.temperature == 0:
+        if options.seed is not None:
             # generate() reuses the KV cache of the previous prompt's common prefix, which
             # evaluates this prompt in different batches than from scratch: the logits
             # change in their last bits and can flip a token. A request that asks for
-            # reproducible output (a seed, or greedy decoding) is evaluated from scratch.
+            # reproducible output (a seed) is evaluated from scratch; everything else
+            # keeps the cache, which saves a full prompt evaluation on every chat turn.
             llama.reset()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = StopMatcher(options.stop)

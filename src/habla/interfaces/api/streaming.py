@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
-from habla.core.events import StreamEvent
+from habla.core.events import StreamEvent, TextDelta
 
 T = TypeVar("T")
 
@@ -57,6 +57,7 @@ class EventPump:
 
     def __init__(self, events: AsyncIterator[StreamEvent]) -> None:
         self._queue: asyncio.Queue[StreamEvent | BaseException | _End] = asyncio.Queue()
+        self._held: StreamEvent | BaseException | _End | None = None
         self._task = asyncio.ensure_future(self._run(events))
 
     async def _run(self, events: AsyncIterator[StreamEvent]) -> None:
@@ -69,13 +70,33 @@ class EventPump:
         await self._queue.put(_END)
 
     async def next(self, timeout: float | None = None) -> StreamEvent | None:
-        """The next event; None at the end. Raises TimeoutError, or the stream's error."""
-        item = await asyncio.wait_for(self._queue.get(), timeout)
+        """The next event; None at the end. Raises TimeoutError, or the stream's error.
+
+        Text that has piled up while the writer was busy comes out as one delta: fewer,
+        larger SSE chunks when the client or the network is the slow side."""
+        item = (
+            self._held
+            if self._held is not None
+            else await asyncio.wait_for(self._queue.get(), timeout)
+        )
+        self._held = None
+        if isinstance(item, TextDelta):
+            item = self._merge_waiting_text(item)
         if isinstance(item, _End):
             return None
         if isinstance(item, BaseException):
             raise item
         return item
+
+    def _merge_waiting_text(self, first: TextDelta) -> TextDelta:
+        parts = [first.text]
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if not isinstance(item, TextDelta):
+                self._held = item
+                break
+            parts.append(item.text)
+        return first if len(parts) == 1 else TextDelta("".join(parts))
 
     def cancel(self) -> None:
         self._task.cancel()
