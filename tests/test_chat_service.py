@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import build_service
+from engine import ANA, BOB, build_service
 from habla.backends.echo import EchoBackend
 from habla.backends.scripted import ScriptedBackend, ScriptedReply
 from habla.chat.service import collect_reply
@@ -25,7 +25,7 @@ from habla.core.messages import Message
 
 
 def turn(text: str, **kwargs: object) -> TurnInput:
-    return TurnInput(user_id="ana", messages=(Message.of("user", text),), **kwargs)  # type: ignore[arg-type]
+    return TurnInput(principal=ANA, messages=(Message.of("user", text),), **kwargs)  # type: ignore[arg-type]
 
 
 async def test_a_turn_is_stored_with_its_reply_and_usage() -> None:
@@ -67,7 +67,7 @@ async def test_a_system_message_in_the_request_replaces_the_persona_and_is_not_s
     service, store = build_service([backend])
     prepared = await service.prepare(
         TurnInput(
-            user_id="ana",
+            principal=ANA,
             messages=(Message.of("system", "Only French."), Message.of("user", "bonjour")),
         )
     )
@@ -140,7 +140,7 @@ async def test_someone_elses_conversation_is_not_found() -> None:
     with pytest.raises(NotFound):
         await service.prepare(
             TurnInput(
-                user_id="bob",
+                principal=BOB,
                 messages=(Message.of("user", "show me"),),
                 conversation_id=mine.conversation_id,
             )
@@ -162,7 +162,7 @@ async def test_bad_input_is_refused_before_anything_is_stored() -> None:
         await service.prepare(turn("x" * 10_001))
     with pytest.raises(InvalidRequest):
         await service.prepare(
-            TurnInput(user_id="ana", messages=(Message.of("system", "only a system prompt"),))
+            TurnInput(principal=ANA, messages=(Message.of("system", "only a system prompt"),))
         )
     assert await store.list_conversations(user_id="ana") == []
 

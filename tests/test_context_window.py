@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import build_service
+from engine import ANA, build_service
 from habla.backends.scripted import ScriptedBackend, ScriptedReply, message_tokens
 from habla.chat.context import fit_window, split_turns
 from habla.chat.service import collect_reply
@@ -63,7 +63,7 @@ async def test_the_reply_says_how_many_turns_were_left_out() -> None:
     for i in range(8):
         prepared = await service.prepare(
             TurnInput(
-                user_id="ana",
+                principal=ANA,
                 messages=(Message.of("user", f"message {i} " + "padding " * 10),),
                 conversation_id=conversation_id,
                 max_tokens=20,

@@ -20,18 +20,20 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, column, inspect, select, table, text, update
 
 import pgtest
 from habla.core.errors import ConfigError
 from habla.core.messages import Image, Message, Text
 from habla.store.codec import CodecError, decode_parts, encode_parts
-from habla.store.migrations import alembic_config
+from habla.store.migrations import SCRIPT_LOCATION, alembic_config
 from habla.store.schema import VERSION_TABLE, metadata
 from habla.store.sql import SqlStore
 
 USER = "alice"
 _VERSIONS = table(VERSION_TABLE, column("version_num"))
+_HEAD = ScriptDirectory(str(SCRIPT_LOCATION)).get_current_head()
 
 
 @pytest.fixture
@@ -179,7 +181,15 @@ async def test_migrated_schema_matches_metadata(url: str) -> None:
     async with _started(url) as store, store.engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-    assert tables == {"conversations", "messages", "usage", VERSION_TABLE}
+    assert tables == {
+        "conversations",
+        "messages",
+        "usage",
+        "users",
+        "api_keys",
+        "audit_log",
+        VERSION_TABLE,
+    }
 
 
 async def test_start_twice_is_harmless(url: str) -> None:
@@ -190,7 +200,7 @@ async def test_start_twice_is_harmless(url: str) -> None:
             assert await again.get_conversation(conv.id, user_id=USER) == conv
             async with again.engine.connect() as conn:
                 versions = (await conn.execute(select(_VERSIONS.c.version_num))).scalars()
-                assert list(versions) == ["0001"]
+                assert list(versions) == [_HEAD]
 
 
 async def test_concurrent_starts_migrate_once(url: str) -> None:

@@ -81,6 +81,25 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(default=10.0, gt=0, le=300)
     store_api_chats: bool = False
 
+    # Accounts. With no users and a loopback address habla runs single-user ("local mode").
+    jwt_secret: SecretStr | None = None
+    jwt_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
+    admin_name: str | None = Field(default=None, min_length=1, max_length=64)
+    admin_password: SecretStr | None = None
+
+    # Limits, per habla user, the same on every channel. None means unlimited.
+    redis_url: str | None = None
+    user_requests_per_minute: int | None = Field(default=10, ge=1)
+    admin_requests_per_minute: int | None = Field(default=60, ge=1)
+    user_concurrent_streams: int | None = Field(default=2, ge=1)
+    admin_concurrent_streams: int | None = Field(default=None, ge=1)
+    tokens_per_day: int | None = Field(default=None, ge=1)
+    tokens_per_month: int | None = Field(default=None, ge=1)
+    cost_per_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cost_per_month: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # Model id -> [price per 1M prompt tokens, per 1M completion tokens]; local models cost 0.
+    prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
     _split_lists = field_validator("models", "cors_origins", "openai_vision_models", mode="before")(
         _csv
     )
@@ -96,6 +115,9 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.default_max_tokens > self.max_tokens_cap:
             raise ValueError("default_max_tokens must not exceed max_tokens_cap")
+        for model, (prompt_price, completion_price) in self.prices.items():
+            if not all(math.isfinite(p) and p >= 0 for p in (prompt_price, completion_price)):
+                raise ValueError(f"prices for {model!r} must be finite and not negative")
         for persona, prompt in self.personas.items():
             if not persona or not prompt.strip():
                 raise ValueError(f"persona {persona!r} needs a name and a prompt")

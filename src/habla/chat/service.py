@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from habla.backends.base import Backend, estimate_tokens
 from habla.backends.registry import ModelRegistry
 from habla.chat.context import Window, fit_window
+from habla.chat.metering import Metering
 from habla.chat.personas import Personas
 from habla.chat.turns import TurnInput, omitted_notice
 from habla.core.errors import InvalidRequest, UnsupportedFeature
@@ -30,6 +31,7 @@ from habla.core.messages import Message
 from habla.core.options import ChatRequest, GenerationOptions
 from habla.guards.base import GuardContext
 from habla.guards.pipeline import GuardPipeline
+from habla.limits.base import Admission
 from habla.store.base import (
     ConversationRecord,
     ConversationStore,
@@ -59,12 +61,14 @@ class ChatService:
         personas: Personas,
         guards: GuardPipeline,
         defaults: Defaults | None = None,
+        metering: Metering | None = None,
     ) -> None:
         self.models = models
         self.store = store
         self.personas = personas
         self.guards = guards
         self.defaults = defaults or Defaults()
+        self.metering = metering
         self._settling: set[asyncio.Task[Finished]] = set()
 
     async def prepare(self, turn: TurnInput) -> PreparedTurn:
@@ -85,15 +89,35 @@ class ChatService:
         window = await fit_window(
             backend, system, [*history, *new_turn], reply_budget=options.max_tokens
         )
+        admission = await self._admit(turn, backend.model_id, window, options.max_tokens)
         conversation_id = conversation.id if conversation is not None else None
-        if turn.store:
-            conversation_id = await self._persist_new(
-                turn, conversation_id, persona, backend.model_id, new_turn
-            )
+        try:
+            if turn.store:
+                conversation_id = await self._persist_new(
+                    turn, conversation_id, persona, backend.model_id, new_turn
+                )
+        except BaseException:
+            if admission is not None and self.metering is not None:
+                await self.metering.settle(admission, backend.model_id, Usage())
+            raise
         request = ChatRequest(window.messages, options)
         return PreparedTurn(
-            self, backend, request, window, ctx, conversation_id, persist=turn.store
+            self,
+            backend,
+            request,
+            window,
+            ctx,
+            conversation_id,
+            persist=turn.store,
+            admission=admission,
         )
+
+    async def _admit(
+        self, turn: TurnInput, model_id: str, window: Window, max_tokens: int
+    ) -> Admission | None:
+        if self.metering is None:
+            return None
+        return await self.metering.admit(turn.principal, model_id, window.prompt_tokens, max_tokens)
 
     def _conversation_model(self, conversation: ConversationRecord | None) -> str | None:
         """A continued conversation keeps its model while this server still serves it."""
@@ -189,9 +213,11 @@ class PreparedTurn:
         conversation_id: str | None,
         *,
         persist: bool,
+        admission: Admission | None = None,
     ) -> None:
         self._service = service
         self._persist = persist
+        self.admission = admission
         self._backend = backend
         self.request = request
         self.window = window
@@ -270,6 +296,17 @@ class PreparedTurn:
         reason, usage = finished.finish_reason, finished.usage
         if usage.total_tokens == 0:
             usage = Usage(self.window.prompt_tokens, estimate_tokens(text))
+        try:
+            await self._store_outcome(reply_id, text, reason, usage)
+        finally:
+            metering = self._service.metering
+            if self.admission is not None and metering is not None:
+                await metering.settle(self.admission, self.model_id, usage)
+        return Finished(reason, usage)
+
+    async def _store_outcome(
+        self, reply_id: str | None, text: str, reason: FinishReason, usage: Usage
+    ) -> None:
         store = self._service.store
         complete = reason in ("stop", "length", "content_filter")
         if reply_id is not None:
@@ -287,7 +324,6 @@ class PreparedTurn:
         )
         if not complete:
             log.info("reply %s ended early (%s); stored as incomplete", reply_id, reason)
-        return Finished(reason, usage)
 
 
 async def collect_reply(prepared: PreparedTurn) -> tuple[str, Finished]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from habla.core.identity import Principal
 from habla.core.messages import Message
 
 
@@ -17,7 +18,7 @@ class TurnInput:
     prompt for this turn and is never stored.
     """
 
-    user_id: str
+    principal: Principal
     messages: tuple[Message, ...]
     conversation_id: str | None = None
     persona: str | None = None
@@ -28,6 +29,10 @@ class TurnInput:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     store: bool = True
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
 
 
 def omitted_notice(omitted_turns: int) -> str | None:

@@ -13,10 +13,12 @@ and each channel maps them to its own surface (HTTP status, CLI exit code, chat 
     │   └── ContextLengthExceeded   even the newest turn does not fit the model's window
     ├── UnknownModel                the model id is not one this server serves
     ├── NotFound                    no such object (or not yours)
+    ├── Conflict                    it already exists (e.g. a user name that is taken)
     ├── GuardBlocked                a guard refused the input or output
     ├── RateLimited                 too many requests right now (retry_after)
     ├── QuotaExceeded               a token or cost budget is spent (retry_after)
     ├── AuthError                   missing or wrong credentials
+    │   └── PermissionDenied        signed in, but not allowed to do this (403)
     └── BackendError                the model backend failed
         ├── BackendUnavailable      down, timed out, overloaded: try later
         │   └── BackendBusy         our own queue for a local model is full
@@ -65,6 +67,10 @@ class NotFound(HablaError):
     code = "not_found"
 
 
+class Conflict(HablaError):
+    code = "conflict"
+
+
 class GuardBlocked(HablaError):
     code = "content_blocked"
 
@@ -87,6 +93,10 @@ class QuotaExceeded(_RetryableError):
 
 class AuthError(HablaError):
     code = "invalid_api_key"
+
+
+class PermissionDenied(AuthError):
+    code = "permission_denied"
 
 
 class BackendError(HablaError):

@@ -5,7 +5,8 @@ Alembic migrations in ``habla/store/migrations`` are the source of truth for the
 schema, and a test checks that migrating to head yields exactly these tables. Change both
 together: write a new migration, then update the tables here.
 
-Later tables (users, API keys, audit) go on the same :data:`metadata`.
+Accounts (users, API keys, the audit log) are on the same :data:`metadata`; they came in
+revision 0002.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -131,4 +133,62 @@ usage = Table(
     # retention sweeps over everyone.
     Index("ix_usage_user_id_created_at", "user_id", "created_at"),
     Index("ix_usage_created_at", "created_at"),
+)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("name", Text(), nullable=False),  # as typed at creation
+    # casefold(name): uniqueness and look-ups ignore case. A column, not an index on an
+    # expression, so both databases (and Alembic's comparison) treat it the same.
+    Column("name_key", Text(), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("enabled", Boolean(), nullable=False),
+    Column("password_hash", Text(), nullable=True),  # argon2id; NULL: no password sign-in
+    Column("token_version", Integer(), nullable=False),  # bumped to invalidate JWTs
+    Column("created_at", UtcDateTime(), nullable=False),
+    # Per-user overrides of the server-wide limits; NULL means the default applies.
+    Column("requests_per_minute", Integer(), nullable=True),
+    Column("tokens_per_day", BigInteger(), nullable=True),
+    Column("tokens_per_month", BigInteger(), nullable=True),
+    UniqueConstraint("name_key"),
+    CheckConstraint("role IN ('admin', 'user')", name="role"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column(
+        "user_id",
+        String(ID_LENGTH),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text(), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False),  # sha256 hex of the whole key
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("last_used_at", UtcDateTime(), nullable=True),
+    # The unique index on key_hash is the look-up on every authenticated request.
+    UniqueConstraint("key_hash"),
+    Index("ix_api_keys_user_id", "user_id"),
+    Index("ix_api_keys_prefix", "prefix"),
+)
+
+# Append-only: the store has no update or delete for it.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", Text(), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", Text(), nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("detail", Text(), nullable=False),
+    Index("ix_audit_log_at", "at"),
 )

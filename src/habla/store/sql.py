@@ -8,8 +8,9 @@ with Alembic; :meth:`SqlStore.close` disposes the engine.
 Ownership is part of every query: a conversation is only ever selected, changed or
 deleted together with ``user_id``, and a foreign one is reported exactly like a missing
 one. SQLite connections get WAL, a busy timeout and foreign keys on every connect. The
-schema is in :mod:`habla.store.schema`. This module does not manage users, keys or audit
-rows yet, and it does not retry on a lost connection (the PostgreSQL pool pre-pings).
+schema is in :mod:`habla.store.schema`. Users, API keys and audit rows (the
+:class:`~habla.store.accounts.AccountStore` half) are in :mod:`habla.store.sql_accounts`.
+This module does not retry on a lost connection (the PostgreSQL pool pre-pings).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from habla.store.base import ConversationRecord, MessageStatus, StoredMessage, U
 from habla.store.codec import CodecError, decode_parts, decode_role, encode_parts
 from habla.store.migrations import upgrade_to_head
 from habla.store.schema import conversations, messages, usage
+from habla.store.sql_accounts import SqlAccounts
 
 _NO_CONVERSATION = "no such conversation"
 _NO_MESSAGE = "no such message"
@@ -71,8 +73,9 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class SqlStore:
-    """A :class:`~habla.store.base.ConversationStore` over one SQLAlchemy async engine."""
+class SqlStore(SqlAccounts):
+    """A :class:`~habla.store.base.ConversationStore` and
+    :class:`~habla.store.accounts.AccountStore` over one SQLAlchemy async engine."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self._url = _parse_url(url)

@@ -14,9 +14,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from habla import __version__
 from habla.interfaces.api import (
+    account_routes,
     chat_routes,
     conversation_routes,
     health_routes,
+    me_routes,
     openai_routes,
 )
 from habla.interfaces.api.body_limit import BodySizeLimit
@@ -28,7 +30,7 @@ from habla.settings import Settings
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Runtime.open(settings) as runtime:
+        async with Runtime.open(settings, serving_on=settings.host) as runtime:
             app.state.runtime = runtime
             yield
 
@@ -40,7 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    for module in (health_routes, openai_routes, chat_routes, conversation_routes):
+    routers = (health_routes, openai_routes, chat_routes, conversation_routes, me_routes)
+    for module in (*routers, account_routes):
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(

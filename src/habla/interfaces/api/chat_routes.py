@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from habla.chat.service import collect_reply
 from habla.chat.turns import TurnInput
 from habla.core.messages import Message
-from habla.interfaces.api.deps import RuntimeDep, UserDep
+from habla.interfaces.api.deps import PrincipalDep, RuntimeDep
 from habla.interfaces.api.openai_render import openai_finish_reason, usage_json
+from habla.interfaces.api.openai_routes import habla_headers
 from habla.interfaces.api.streaming import ClientGone, unless_disconnected
 
 router = APIRouter()
@@ -33,10 +34,14 @@ class ChatIn(BaseModel):
 
 @router.post("/chat", response_model=None)
 async def chat(
-    body: ChatIn, request: Request, runtime: RuntimeDep, user: UserDep
+    body: ChatIn,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any] | Response:
     turn = TurnInput(
-        user_id=user,
+        principal=principal,
         messages=(Message.of("user", body.prompt),),
         conversation_id=body.conversation_id,
         persona=body.persona,
@@ -49,6 +54,7 @@ async def chat(
         reply, finished = await unless_disconnected(request, collect_reply(prepared))
     except ClientGone:
         return Response(status_code=499)
+    response.headers.update(habla_headers(prepared))
     return {
         "reply": reply,
         "conversation_id": prepared.conversation_id,

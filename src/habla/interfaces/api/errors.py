@@ -27,9 +27,11 @@ _STATUS: list[tuple[type[e.HablaError], int, str]] = [
     (e.InvalidRequest, 400, "invalid_request_error"),
     (e.UnknownModel, 404, "invalid_request_error"),
     (e.NotFound, 404, "invalid_request_error"),
+    (e.Conflict, 409, "invalid_request_error"),
     (e.GuardBlocked, 400, "content_policy_violation"),
     (e.RateLimited, 429, "rate_limit_error"),
     (e.QuotaExceeded, 429, "insufficient_quota"),
+    (e.PermissionDenied, 403, "permission_error"),
     (e.AuthError, 401, "authentication_error"),
     (e.UnsupportedFeature, 400, "invalid_request_error"),
     (e.BackendUnavailable, 503, "service_unavailable"),
@@ -56,6 +58,8 @@ def habla_error_response(exc: e.HablaError) -> JSONResponse:
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int | float) and math.isfinite(retry_after):
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if status >= 500:
         log.warning("request failed: %s: %s", type(exc).__name__, exc.message)
     body = error_body(exc.message, type_, param=exc.param, code=exc.code)

@@ -20,7 +20,7 @@ from habla.chat.service import PreparedTurn, collect_reply
 from habla.chat.turns import TurnInput
 from habla.core.errors import HablaError
 from habla.core.events import Finished, StreamEvent
-from habla.interfaces.api.deps import RuntimeDep, UserDep
+from habla.interfaces.api.deps import PrincipalDep, RuntimeDep
 from habla.interfaces.api.errors import error_body, status_of
 from habla.interfaces.api.openai_convert import to_messages
 from habla.interfaces.api.openai_render import DONE, KEEPALIVE, CompletionRenderer, sse
@@ -31,6 +31,7 @@ from habla.interfaces.api.streaming import (
     unless_disconnected,
     wait_for_disconnect,
 )
+from habla.limits.rules import ratelimit_headers
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -57,6 +58,8 @@ def habla_meta(prepared: PreparedTurn) -> dict[str, Any]:
 
 def habla_headers(prepared: PreparedTurn) -> dict[str, str]:
     headers = {"X-Habla-Omitted-Turns": str(prepared.omitted_turns)}
+    if prepared.admission is not None:
+        headers.update(ratelimit_headers(prepared.admission))
     if prepared.conversation_id is not None:
         headers["X-Habla-Conversation-Id"] = prepared.conversation_id
     return headers
@@ -64,11 +67,11 @@ def habla_headers(prepared: PreparedTurn) -> dict[str, str]:
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, runtime: RuntimeDep, user: UserDep
+    body: ChatCompletionRequest, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> Response:
     continuing = body.conversation_id is not None
     turn = TurnInput(
-        user_id=user,
+        principal=principal,
         messages=to_messages(body.messages),
         conversation_id=body.conversation_id,
         persona=body.persona,
@@ -169,7 +172,7 @@ def _error_event(exc: HablaError) -> bytes:
 
 
 @router.get("/v1/models")
-async def list_models(runtime: RuntimeDep, user: UserDep) -> dict[str, Any]:
+async def list_models(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     created = 0
     data = [
         {"id": model_id, "object": "model", "created": created, "owned_by": "habla"}

@@ -19,8 +19,9 @@ from typing import TextIO
 from habla.chat.turns import TurnInput
 from habla.core.errors import HablaError
 from habla.core.events import Finished, StreamEvent, TextDelta
+from habla.core.identity import LOCAL_PRINCIPAL
 from habla.core.messages import Message
-from habla.runtime import LOCAL_USER, Runtime
+from habla.runtime import Runtime
 from habla.settings import Settings
 
 HELP = """commands:
@@ -108,7 +109,7 @@ class ChatRepl:
 
     async def reply(self, text: str) -> None:
         turn = TurnInput(
-            user_id=LOCAL_USER,
+            principal=LOCAL_PRINCIPAL,
             messages=(Message.of("user", text),),
             conversation_id=self.state.conversation_id,
             persona=self.state.persona,

@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from habla import __version__
 from habla.core.errors import HablaError
+from habla.interfaces.cli.admin import add_parsers as add_admin_parsers
+from habla.interfaces.cli.admin import run_admin
 from habla.settings import Settings
 
 
@@ -34,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--max-tokens", type=int, help="reply budget in tokens")
 
     sub.add_parser("models", help="list the configured models")
+    add_admin_parsers(sub)
     return parser
 
 
@@ -64,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             options = ChatOptions(args.model, args.persona, args.conversation, args.max_tokens)
             return asyncio.run(run_chat(settings, options))
+        if args.command in ("users", "keys", "audit"):
+            return asyncio.run(run_admin(settings, args))
         if args.command == "models":
             from habla.interfaces.cli.models import print_models
 
