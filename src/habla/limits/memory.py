@@ -102,13 +102,8 @@ class MemoryLimiter:
         reserve_cost: float,
         now: float | None = None,
     ) -> Admission:
-        if not user_id:
-            raise ValueError("user_id must not be empty")
-        check_amount("reserve_tokens", reserve_tokens, integral=True)
-        check_amount("reserve_cost", reserve_cost)
-        now = time.time() if now is None else now
-        periods = Periods.at(now)
-        reserve_nanos = rules.to_nanos(reserve_cost)
+        checked = rules.admit_args(user_id, reserve_tokens, reserve_cost, now)
+        now, periods, reserve_nanos = checked.now, checked.periods, checked.reserve_nanos
         with self._lock:
             state = self._users.setdefault(user_id, _UserState())
             state.prune(now)
@@ -147,10 +142,7 @@ class MemoryLimiter:
         )
 
     async def settle(self, admission: Admission, *, used_tokens: int, used_cost: float) -> None:
-        check_amount("used_tokens", used_tokens, integral=True)
-        check_amount("used_cost", used_cost)
-        token_delta = used_tokens - admission.reserved_tokens
-        cost_delta = rules.to_nanos(used_cost) - rules.to_nanos(admission.reserved_cost)
+        token_delta, cost_delta = rules.settle_deltas(admission, used_tokens, used_cost)
         with self._lock:
             state = self._users.get(admission.user_id)
             # The pending entry makes settle idempotent: only its first call gets here.

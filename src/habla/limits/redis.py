@@ -87,13 +87,8 @@ class RedisLimiter:
         reserve_cost: float,
         now: float | None = None,
     ) -> Admission:
-        if not user_id:
-            raise ValueError("user_id must not be empty")
-        check_amount("reserve_tokens", reserve_tokens, integral=True)
-        check_amount("reserve_cost", reserve_cost)
-        now = time.time() if now is None else now
-        periods = Periods.at(now)
-        reserve_nanos = rules.to_nanos(reserve_cost)
+        checked = rules.admit_args(user_id, reserve_tokens, reserve_cost, now)
+        now, periods, reserve_nanos = checked.now, checked.periods, checked.reserve_nanos
         admission_id = uuid.uuid4().hex
         keys = self._keys(user_id, periods.day, periods.month)
         args: list[str | int] = [
@@ -141,10 +136,7 @@ class RedisLimiter:
         )
 
     async def settle(self, admission: Admission, *, used_tokens: int, used_cost: float) -> None:
-        check_amount("used_tokens", used_tokens, integral=True)
-        check_amount("used_cost", used_cost)
-        token_delta = used_tokens - admission.reserved_tokens
-        cost_delta = rules.to_nanos(used_cost) - rules.to_nanos(admission.reserved_cost)
+        token_delta, cost_delta = rules.settle_deltas(admission, used_tokens, used_cost)
         keys = self._keys(admission.user_id, admission.day, admission.month)
         await self._call(
             self._settle,

@@ -15,6 +15,7 @@ drift (ten reservations of 0.1 do not sum to 1.0), integer sums do not.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from habla.core.errors import HablaError, QuotaExceeded, RateLimited
@@ -27,13 +28,43 @@ from habla.limits.base import (
     Periods,
     UsageSnapshot,
 )
-from habla.limits.policy import LimitPolicy
+from habla.limits.policy import LimitPolicy, check_amount
 
 BUDGET_ORDER = ("tokens_per_day", "tokens_per_month", "cost_per_day", "cost_per_month")
 
 
 def to_nanos(cost: float) -> int:
     return round(cost * NANOS)
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitArgs:
+    """Validated arguments of ``Limiter.admit``, shared by every limiter."""
+
+    now: float
+    periods: Periods
+    reserve_nanos: int
+
+
+def admit_args(
+    user_id: str, reserve_tokens: int, reserve_cost: float, now: float | None
+) -> AdmitArgs:
+    if not user_id:
+        raise ValueError("user_id must not be empty")
+    check_amount("reserve_tokens", reserve_tokens, integral=True)
+    check_amount("reserve_cost", reserve_cost)
+    at = time.time() if now is None else now
+    return AdmitArgs(at, Periods.at(at), to_nanos(reserve_cost))
+
+
+def settle_deltas(admission: Admission, used_tokens: int, used_cost: float) -> tuple[int, int]:
+    """(token delta, cost delta in nanos) that replace a reservation with actual use."""
+    check_amount("used_tokens", used_tokens, integral=True)
+    check_amount("used_cost", used_cost)
+    return (
+        used_tokens - admission.reserved_tokens,
+        to_nanos(used_cost) - to_nanos(admission.reserved_cost),
+    )
 
 
 def from_nanos(nanos: int) -> float:
