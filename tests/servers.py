@@ -7,6 +7,7 @@ Both bind only loopback and stop by themselves at the end of the ``with`` block.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,9 @@ import httpx
 import uvicorn
 
 HABLA = Path(sys.executable).with_name("habla")
+# Test artefacts (screenshots, server logs). Every child server's log ends up here, where
+# the suite's log scrape (conftest.py) reads it.
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 START_TIMEOUT = 120.0
 
 
@@ -72,8 +76,16 @@ class ThreadedServer:
 class HablaProcess:
     """``habla serve`` in a child process, with the given HABLA_* environment."""
 
-    def __init__(self, env: dict[str, str], *, log_path: Path, ready: bool = True) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        log_path: Path,
+        ready: bool = True,
+        log_level: str = "info",
+    ) -> None:
         self.port = free_port()
+        self.log_level = log_level
         self.env = {**os.environ, **env, "HF_HUB_OFFLINE": "1"}
         self.log_path = log_path
         self.wait_ready = ready
@@ -86,7 +98,10 @@ class HablaProcess:
     def __enter__(self) -> HablaProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [str(HABLA), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                *(str(HABLA), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+                *("--log-level", self.log_level),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -122,3 +137,7 @@ class HablaProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.log_path.exists() and self.log_path.parent != OUTPUT_DIR:
+            OUTPUT_DIR.mkdir(exist_ok=True)
+            copy = OUTPUT_DIR / f"serve-{self.port}-{self.log_path.stem}.log"
+            shutil.copyfile(self.log_path, copy)

@@ -10,35 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from habla.auth.service import AccountService
+from habla.auth.records import AuditRecord
 from habla.interfaces.api.app import create_app
 from habla.settings import Settings
 from habla.store.sql import SqlStore
+from seeding import PASSWORD, SECRET, seed_accounts
 from servers import ThreadedServer
-
-SECRET = "7c1e9a52d4b8f3061a2e5c7d9b4f8e13a6c2d5f7e9b1a3c4"
-PASSWORD = "correct horse battery staple"
-
-
-def seed_accounts(url: str) -> dict[str, str]:
-    """An admin and two users with keys, made the way the CLI does (actor None)."""
-
-    async def seed() -> dict[str, str]:
-        store = SqlStore(url)
-        await store.start()
-        try:
-            accounts = AccountService(store, jwt_secret=SECRET)
-            await accounts.create_user(None, "root", "admin", PASSWORD)
-            await accounts.create_user(None, "ana", "user", PASSWORD)
-            await accounts.create_user(None, "bob", "user")
-            keys = {}
-            for name in ("root", "ana", "bob"):
-                keys[name], _ = await accounts.create_key(None, name, "test")
-            return keys
-        finally:
-            await store.close()
-
-    return asyncio.run(seed())
 
 
 @pytest.fixture
@@ -137,3 +114,59 @@ def test_sign_in_tokens_revocation_and_disabling(api: tuple[str, dict[str, str]]
         assert http.patch("/v1/users/ana", json={"enabled": False}, headers=root).status_code == 200
         assert http.get("/v1/me", headers=bearer(keys["ana"])).status_code == 401
         assert http.get("/v1/me", headers=bearer(token)).status_code == 401
+
+
+def read_audit(url: str) -> list[AuditRecord]:
+    async def tail() -> list[AuditRecord]:
+        store = SqlStore(url)
+        await store.start()
+        try:
+            return await store.tail_audit(1000)
+        finally:
+            await store.close()
+
+    return asyncio.run(tail())
+
+
+def test_per_user_limits_over_http_and_refusals_audited(
+    make_settings: Callable[..., Settings], write_script: Callable[..., Path]
+) -> None:
+    settings = make_settings(
+        default_model="scripted:t",
+        scripted_file=write_script(["ok"]),
+        jwt_secret=SECRET,
+        user_requests_per_minute=50,
+    )
+    keys = seed_accounts(settings.resolved_database_url)
+    ana, root = bearer(keys["ana"]), bearer(keys["root"])
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    with ThreadedServer(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        for bad in ({"requests_per_minute": 0}, {"tokens_per_day": "lots"}, {"rpm": 3}):
+            refused = http.patch("/v1/users/ana", json={"limits": bad}, headers=root)
+            assert refused.status_code == 400, bad
+        limited = {"requests_per_minute": 2, "tokens_per_day": None}
+        changed = http.patch("/v1/users/ana", json={"limits": limited}, headers=root)
+        assert changed.status_code == 200
+        assert changed.json()["limits"] == {**limited, "tokens_per_month": None}
+        own = http.patch("/v1/users/ana", json={"limits": {"requests_per_minute": 99}}, headers=ana)
+        assert own.status_code == 403
+
+        answered = [http.post("/v1/chat/completions", json=chat, headers=ana) for _ in "12"]
+        assert [response.status_code for response in answered] == [200, 200]
+        statuses = [http.post("/chat", json={"prompt": "x"}, headers=ana).status_code for _ in "12"]
+        assert statuses == [429, 429]
+        usage = http.get("/v1/me/usage", headers=ana).json()["limits"]["requests_per_minute"]
+        assert (usage["limit"], usage["remaining"]) == (2, 0)
+        # Bob keeps the server-wide limit.
+        assert http.post("/chat", json={"prompt": "x"}, headers=bearer(keys["bob"])).is_success
+        for _ in range(15):  # a client retrying in a loop
+            http.post("/chat", json={"prompt": "x"}, headers=ana)
+
+    rows = [row for row in read_audit(settings.resolved_database_url) if row.actor == "ana"]
+    limited_rows = [row for row in rows if row.action == "request.limited"]
+    assert 2 <= len(limited_rows) <= 10  # sampled: at most 10 a minute per user
+    first = limited_rows[0]
+    assert (first.target, first.ip) == ("ana", "127.0.0.1")
+    assert first.detail.startswith("rate_limit_exceeded: ")
+    changes = [row for row in read_audit(settings.resolved_database_url) if row.target == "ana"]
+    assert any(row.action == "user.limits_changed" and row.actor == "root" for row in changes)

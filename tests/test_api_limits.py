@@ -37,10 +37,30 @@ def test_over_the_request_limit_is_a_429_that_says_when(
         assert error["code"] == "rate_limit_exceeded"
         assert error["type"] == "rate_limit_error"
         usage = http.get("/v1/me/usage").json()
-        assert usage["requests"]["used"] == 2
-        assert usage["requests"]["remaining"] == 0
-        assert usage["tokens_day"]["limit"] == 10_000
-        assert 0 < usage["tokens_day"]["used"] < 10_000
+        assert usage["user"] == {"id": "local", "name": "local", "role": "admin"}
+        assert usage["as_of"].endswith("Z")
+        limits = usage["limits"]
+        assert set(limits) == {
+            "requests_per_minute",
+            "concurrent_streams",
+            "tokens_per_day",
+            "tokens_per_month",
+            "cost_per_day",
+            "cost_per_month",
+        }
+        assert limits["requests_per_minute"]["used"] == 2
+        assert limits["requests_per_minute"]["remaining"] == 0
+        assert 1 <= limits["requests_per_minute"]["resets_in_seconds"] <= 60
+        assert limits["tokens_per_day"]["limit"] == 10_000
+        assert 0 < limits["tokens_per_day"]["used"] < 10_000
+        assert limits["tokens_per_month"]["limit"] is None
+        assert limits["tokens_per_month"]["remaining"] is None
+        assert limits["cost_per_day"] == {
+            "used": 0,
+            "limit": None,
+            "remaining": None,
+            "resets_in_seconds": limits["cost_per_day"]["resets_in_seconds"],
+        }
         me = http.get("/v1/me").json()
         assert me == {"id": "local", "name": "local", "role": "admin", "authenticated_by": "local"}
 

@@ -9,9 +9,7 @@ collide. Time is injected through ``now``; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import os
 import subprocess
 import sys
 import uuid
@@ -21,7 +19,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from habla.core.errors import BackendUnavailable, QuotaExceeded, RateLimited
 from habla.limits.base import STREAM_RETRY_AFTER, Admission, Limiter
@@ -29,47 +26,16 @@ from habla.limits.memory import MemoryLimiter
 from habla.limits.policy import LimitPolicy
 from habla.limits.redis import RedisLimiter
 from habla.limits.rules import ratelimit_headers
+from redistest import REDIS_URL, keyspace
 
-REDIS_URL = os.environ.get("HABLA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 T0 = datetime(2025, 3, 14, 12, 0, tzinfo=UTC).timestamp()  # noon on a mid-month day
 UNTIL_MIDNIGHT = 12 * 3600.0
 UNTIL_APRIL = datetime(2025, 4, 1, tzinfo=UTC).timestamp() - T0
 
 
-async def _redis_client() -> aioredis.Redis:
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        await client.aclose()
-        raise RuntimeError(
-            f"the Redis test server is not reachable at {REDIS_URL} ({exc!r}); these tests"
-            " need it (CI runs one): start Redis or set HABLA_TEST_REDIS"
-        ) from exc
-    return client
-
-
-async def _drop_keys(client: aioredis.Redis, prefix: str) -> None:
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-
-
-@contextlib.asynccontextmanager
-async def _keyspace() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    """A live client and a fresh key prefix; every key under it is deleted afterwards."""
-    client = await _redis_client()
-    prefix = f"habla-test-{uuid.uuid4().hex}"
-    try:
-        yield client, prefix
-    finally:
-        await _drop_keys(client, prefix)
-        await client.aclose()
-
-
 @pytest.fixture
 async def redis_prefix() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    async with _keyspace() as space:
+    async with keyspace() as space:
         yield space
 
 
@@ -80,7 +46,7 @@ async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[Limiter]:
         yield memory
         await memory.close()
         return
-    async with _keyspace() as (client, prefix):
+    async with keyspace() as (client, prefix):
         made = RedisLimiter(client, key_prefix=prefix)
         try:
             yield made

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
 
     # Limits, per habla user, the same on every channel. None means unlimited.
     redis_url: str | None = None
+    # Every key habla writes to Redis starts with this; deployments sharing one Redis
+    # must each have their own.
+    redis_key_prefix: str = Field(default="habla", min_length=1, max_length=100)
     user_requests_per_minute: int | None = Field(default=10, ge=1)
     admin_requests_per_minute: int | None = Field(default=60, ge=1)
     user_concurrent_streams: int | None = Field(default=2, ge=1)

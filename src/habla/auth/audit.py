@@ -55,8 +55,16 @@ class Auditor:
         await self.sampled("anonymous", "request.refused", target, ip, reason)
 
     async def sampled(
-        self, actor: str, action: str, target: str, ip: str | None, detail: str = ""
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        ip: str | None,
+        detail: str = "",
+        *,
+        per: str | None = None,
     ) -> None:
-        """Like :meth:`record`, for events an anonymous caller can repeat at will."""
-        if self._refusals.allow(ip, self._clock()):
+        """Like :meth:`record`, for events a caller can repeat at will: at most a share a
+        minute per ``per`` (by default the address)."""
+        if self._refusals.allow(per if per is not None else ip, self._clock()):
             await self.record(actor, action, target, ip, detail)

@@ -27,7 +27,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from habla.auth.api_keys import ParsedKey, generate_key, parse_key, same_secret
-from habla.auth.audit import Auditor
+from habla.auth.audit import Auditor, one_line
 from habla.auth.passwords import Passwords, check_new_password
 from habla.auth.signin import PasswordCheck, check_key_name, check_user_name
 from habla.auth.throttle import MemorySignInThrottle, RefusalSampler, SignInThrottle
@@ -41,7 +41,15 @@ from habla.auth.tokens import (
     looks_like_jwt,
     utc_now,
 )
-from habla.core.errors import AuthError, ConfigError, InvalidRequest, NotFound, PermissionDenied
+from habla.core.errors import (
+    AuthError,
+    ConfigError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    RateLimited,
+)
 from habla.core.identity import Principal
 from habla.store.accounts import (
     AccountStore,
@@ -276,14 +284,33 @@ class AccountService:
         await self._audit(_actor(actor), "user.limits_changed", user.name, ip, detail)
         return updated
 
+    async def limit_refused(
+        self, principal: Principal, origin: str | None, refusal: RateLimited | QuotaExceeded
+    ) -> None:
+        """Audits a request a rate limit or quota refused (sampled per user, since a
+        client retrying in a loop would otherwise write a row per attempt)."""
+        await self._auditor.sampled(
+            principal.name,
+            "request.limited",
+            principal.name,
+            origin,
+            f"{refusal.code}: {refusal.message}",
+            per=f"user:{principal.user_id}",
+        )
+
+    async def get_user(self, actor: Principal | None, name: str) -> UserRecord:
+        """One user by name, for admins; :class:`NotFound` names the missing user."""
+        _require_admin(actor)
+        return await self._named(name)
+
     async def list_users(self, actor: Principal | None) -> list[UserRecord]:
         _require_admin(actor)
         return await self._store.list_users()
 
     async def _named(self, name: str) -> UserRecord:
         user = await self._store.find_user_by_name(name)
-        if user is None:
-            raise NotFound("no such user")
+        if user is None:  # only admins and the CLI get here, so naming it leaks nothing
+            raise NotFound(f"no user named {one_line(name, 64)!r}")
         return user
 
     async def _keep_an_admin(self, leaving: UserRecord) -> None:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from habla.core.errors import QuotaExceeded, RateLimited
 from habla.core.events import Usage
 from habla.core.identity import Principal
 from habla.limits.base import Admission, Limiter, UsageSnapshot
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # user id -> that user's own limit overrides (e.g. from the accounts store); {} for none.
 OverrideSource = Callable[[str], Awaitable[Mapping[str, int]]]
+# Told of every request a limit refused: who, from where (origin), and the refusal. The
+# runtime points it at the audit log.
+RefusalHook = Callable[[Principal, str | None, RateLimited | QuotaExceeded], Awaitable[None]]
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Metering:
     config: LimitsConfig
     prices: PriceTable
     user_overrides: OverrideSource | None = None
+    on_refused: RefusalHook | None = None
 
     async def policy(self, principal: Principal) -> LimitPolicy:
         policy = self.config.policy_for(principal)
@@ -41,14 +46,34 @@ class Metering:
         return policy.with_overrides(own) if own else policy
 
     async def admit(
-        self, principal: Principal, model: str, prompt_tokens: int, max_tokens: int
+        self,
+        principal: Principal,
+        model: str,
+        prompt_tokens: int,
+        max_tokens: int,
+        *,
+        origin: str | None = None,
     ) -> Admission:
-        return await self.limiter.admit(
-            principal.user_id,
-            await self.policy(principal),
-            reserve_tokens=prompt_tokens + max_tokens,
-            reserve_cost=self.prices.cost(model, prompt_tokens, max_tokens),
-        )
+        try:
+            return await self.limiter.admit(
+                principal.user_id,
+                await self.policy(principal),
+                reserve_tokens=prompt_tokens + max_tokens,
+                reserve_cost=self.prices.cost(model, prompt_tokens, max_tokens),
+            )
+        except (RateLimited, QuotaExceeded) as refusal:
+            await self._report(principal, origin, refusal)
+            raise
+
+    async def _report(
+        self, principal: Principal, origin: str | None, refusal: RateLimited | QuotaExceeded
+    ) -> None:
+        if self.on_refused is None:
+            return
+        try:
+            await self.on_refused(principal, origin, refusal)
+        except Exception:  # the user must still get their 429, not a 500 about the audit
+            log.exception("could not record a refusal for user %s", principal.user_id)
 
     async def settle(self, admission: Admission, model: str, usage: Usage) -> None:
         try:

@@ -117,7 +117,9 @@ class ChatService:
     ) -> Admission | None:
         if self.metering is None:
             return None
-        return await self.metering.admit(turn.principal, model_id, window.prompt_tokens, max_tokens)
+        return await self.metering.admit(
+            turn.principal, model_id, window.prompt_tokens, max_tokens, origin=turn.origin
+        )
 
     def _conversation_model(self, conversation: ConversationRecord | None) -> str | None:
         """A continued conversation keeps its model while this server still serves it."""

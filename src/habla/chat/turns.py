@@ -29,6 +29,9 @@ class TurnInput:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     store: bool = True
+    # Where the request came from, for the audit log: a client address, or a channel tag
+    # such as "terminal". Never used to decide anything.
+    origin: str | None = None
 
     @property
     def user_id(self) -> str:

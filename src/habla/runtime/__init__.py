@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from habla.auth.service import AccountService
+from habla.auth.throttle import SignInThrottle
 from habla.backends.registry import ModelRegistry
 from habla.chat.metering import OverrideSource
 from habla.chat.personas import Personas
@@ -22,7 +23,7 @@ from habla.core.errors import NotFound
 from habla.guards.limits import InputLimits
 from habla.guards.pipeline import GuardPipeline
 from habla.runtime.exposure import Exposure, check_exposure, weak_secret
-from habla.runtime.limits import build_metering
+from habla.runtime.limits import build_metering, build_signin_throttle
 from habla.runtime.models import build_backend
 from habla.settings import Settings
 from habla.store.sql import SqlStore
@@ -49,11 +50,13 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = SqlStore(settings.resolved_database_url)
         metering = build_metering(settings)
+        throttle = build_signin_throttle(settings)
         await store.start()
         try:
-            accounts = await _accounts(settings, store)
+            accounts = await _accounts(settings, store, throttle)
             exposure = await _exposure(settings, store, serving_on)
             metering.user_overrides = _overrides_from(store)
+            metering.on_refused = accounts.limit_refused
             models = ModelRegistry(
                 {
                     model_id: build_backend(model_id, settings)
@@ -77,6 +80,8 @@ class Runtime:
                 await chat.drain()
                 await models.close()
         finally:
+            if throttle is not None:
+                await throttle.close()
             await metering.limiter.close()
             await store.close()
 
@@ -90,12 +95,15 @@ def _input_limits(settings: Settings) -> InputLimits:
     )
 
 
-async def _accounts(settings: Settings, store: SqlStore) -> AccountService:
+async def _accounts(
+    settings: Settings, store: SqlStore, throttle: SignInThrottle | None
+) -> AccountService:
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     accounts = AccountService(
         store,
         jwt_secret=secret if weak_secret(secret) is None else None,
         token_ttl_seconds=settings.jwt_ttl_seconds,
+        throttle=throttle,
     )
     if settings.admin_name and settings.admin_password:
         created = await accounts.ensure_admin(

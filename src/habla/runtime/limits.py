@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from habla.chat.metering import Metering
 from habla.core.errors import ConfigError
 from habla.limits.base import Limiter
@@ -9,13 +11,26 @@ from habla.limits.memory import MemoryLimiter
 from habla.limits.policy import LimitPolicy, LimitsConfig, PriceTable
 from habla.settings import Settings
 
+if TYPE_CHECKING:
+    from habla.limits.redis_throttle import RedisSignInThrottle
+
 
 def build_limiter(settings: Settings) -> Limiter:
     if settings.redis_url:
         from habla.limits.redis import RedisLimiter
 
-        return RedisLimiter(settings.redis_url)
+        return RedisLimiter(settings.redis_url, key_prefix=settings.redis_key_prefix)
     return MemoryLimiter()
+
+
+def build_signin_throttle(settings: Settings) -> RedisSignInThrottle | None:
+    """On Redis, sign-in failures are counted across replicas; ``None`` means the
+    in-process default (one node)."""
+    if settings.redis_url:
+        from habla.limits.redis_throttle import RedisSignInThrottle
+
+        return RedisSignInThrottle(settings.redis_url, key_prefix=settings.redis_key_prefix)
+    return None
 
 
 def limits_config(settings: Settings) -> LimitsConfig:

@@ -11,8 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from habla.auth.records import ApiKeyRecord, UserRecord
-from habla.core.errors import NotFound
+from habla.auth.records import ApiKeyRecord, UserLimits, UserRecord
 from habla.interfaces.api.deps import PrincipalDep, RuntimeDep, client_ip
 
 router = APIRouter(prefix="/v1")
@@ -37,10 +36,20 @@ class NewUser(BaseModel):
     password: str | None = Field(default=None, max_length=1024)
 
 
+class LimitsIn(BaseModel):
+    """A user's own limits; ``null`` (or leaving one out) means the server-wide value."""
+
+    model_config = ConfigDict(extra="forbid")
+    requests_per_minute: int | None = Field(default=None, ge=1, strict=True)
+    tokens_per_day: int | None = Field(default=None, ge=1, strict=True)
+    tokens_per_month: int | None = Field(default=None, ge=1, strict=True)
+
+
 class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["admin", "user"] | None = None
     enabled: bool | None = None
+    limits: LimitsIn | None = None  # replaces the user's overrides as a whole
 
 
 def key_json(key: ApiKeyRecord) -> dict[str, Any]:
@@ -61,6 +70,11 @@ def user_json(user: UserRecord) -> dict[str, Any]:
         "role": user.role,
         "enabled": user.enabled,
         "created_at": user.created_at.isoformat(),
+        "limits": {
+            "requests_per_minute": user.limits.requests_per_minute,
+            "tokens_per_day": user.limits.tokens_per_day,
+            "tokens_per_month": user.limits.tokens_per_month,
+        },
     }
 
 
@@ -125,9 +139,9 @@ async def change_user(
         user = await accounts.enable(principal, name, ip=ip)
     elif body.enabled is False:
         user = await accounts.disable(principal, name, ip=ip)
+    if body.limits is not None:
+        limits = UserLimits(**body.limits.model_dump())
+        user = await accounts.set_limits(principal, name, limits, ip=ip)
     if user is None:
-        users = await accounts.list_users(principal)
-        user = next((u for u in users if u.name == name), None)
-        if user is None:
-            raise NotFound(f"no user named {name!r}")
+        user = await accounts.get_user(principal, name)
     return user_json(user)

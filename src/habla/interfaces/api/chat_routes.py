@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from habla.chat.service import collect_reply
 from habla.chat.turns import TurnInput
 from habla.core.messages import Message
-from habla.interfaces.api.deps import PrincipalDep, RuntimeDep
+from habla.interfaces.api.deps import PrincipalDep, RuntimeDep, client_ip
 from habla.interfaces.api.openai_render import openai_finish_reason, usage_json
 from habla.interfaces.api.openai_routes import habla_headers
 from habla.interfaces.api.streaming import ClientGone, unless_disconnected
@@ -48,6 +48,7 @@ async def chat(
         model=body.model,
         max_tokens=body.max_tokens,
         temperature=body.temperature,
+        origin=client_ip(request),
     )
     prepared = await runtime.chat.prepare(turn)
     try:

@@ -20,7 +20,7 @@ from habla.chat.service import PreparedTurn, collect_reply
 from habla.chat.turns import TurnInput
 from habla.core.errors import HablaError
 from habla.core.events import Finished, StreamEvent
-from habla.interfaces.api.deps import PrincipalDep, RuntimeDep
+from habla.interfaces.api.deps import PrincipalDep, RuntimeDep, client_ip
 from habla.interfaces.api.errors import error_body, status_of
 from habla.interfaces.api.openai_convert import to_messages
 from habla.interfaces.api.openai_render import DONE, KEEPALIVE, CompletionRenderer, sse
@@ -84,6 +84,7 @@ async def chat_completions(
         store=body.store
         if body.store is not None
         else (continuing or runtime.settings.store_api_chats),
+        origin=client_ip(request),
     )
     prepared = await runtime.chat.prepare(turn)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

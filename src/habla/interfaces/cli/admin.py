@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from dataclasses import replace
 
-from habla.core.errors import NotFound
 from habla.core.identity import Principal
 from habla.runtime import Runtime
 from habla.settings import Settings
@@ -31,6 +31,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     role = users.add_parser("set-role", help="change a user's role")
     role.add_argument("name")
     role.add_argument("role", choices=["admin", "user"])
+    limits = users.add_parser(
+        "set-limits",
+        help="override the server-wide limits for one user",
+        description="Each option takes a whole number, or 'default' to fall back to the "
+        "server-wide value. Options left out keep their current setting.",
+    )
+    limits.add_argument("name")
+    for option in LIMIT_OPTIONS:
+        limits.add_argument(f"--{option.replace('_', '-')}", type=_limit_value, metavar="N")
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -47,6 +56,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     audit.add_parser("tail", help="the newest audit entries").add_argument(
         "-n", type=int, default=50, dest="limit"
     )
+
+
+LIMIT_OPTIONS = ("requests_per_minute", "tokens_per_day", "tokens_per_month")
+_DEFAULT = -1  # "back to the server-wide value", distinct from "not given" (None)
+
+
+def _limit_value(text: str) -> int:
+    if text.strip().lower() == "default":
+        return _DEFAULT
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or 'default'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 (or 'default')")
+    return value
 
 
 def _password(args: argparse.Namespace) -> str | None:
@@ -84,15 +109,31 @@ async def _users(runtime: Runtime, args: argparse.Namespace) -> int:
     elif args.action == "set-role":
         await accounts.set_role(None, args.name, args.role)
         print(f"{args.name} is now {args.role}; their sign-in tokens were invalidated")
+    elif args.action == "set-limits":
+        await _set_limits(runtime, args)
     elif args.action == "usage":
         await _usage(runtime, args.name)
     return 0
 
 
+async def _set_limits(runtime: Runtime, args: argparse.Namespace) -> None:
+    given = {name: getattr(args, name) for name in LIMIT_OPTIONS}
+    if all(value is None for value in given.values()):
+        raise SystemExit(
+            "habla: name at least one of --requests-per-minute, --tokens-per-day, "
+            "--tokens-per-month (a number, or 'default')"
+        )
+    current = (await runtime.accounts.get_user(None, args.name)).limits
+    changes = {name: None if v == _DEFAULT else v for name, v in given.items() if v is not None}
+    user = await runtime.accounts.set_limits(None, args.name, replace(current, **changes))
+    for name in LIMIT_OPTIONS:
+        value = getattr(user.limits, name)
+        shown = "server default" if value is None else str(value)
+        print(f"{user.name} {name.replace('_', ' ')}: {shown}")
+
+
 async def _usage(runtime: Runtime, name: str) -> None:
-    user = next((u for u in await runtime.accounts.list_users(None) if u.name == name), None)
-    if user is None:
-        raise NotFound(f"no user named {name!r}")
+    user = await runtime.accounts.get_user(None, name)
     metering = runtime.chat.metering
     assert metering is not None
     snapshot = await metering.snapshot(Principal(user.id, user.name, user.role, "api_key"))

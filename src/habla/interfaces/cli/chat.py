@@ -115,6 +115,7 @@ class ChatRepl:
             persona=self.state.persona,
             model=self.state.model,
             max_tokens=self.state.max_tokens,
+            origin="terminal",
         )
         prepared = await self.runtime.chat.prepare(turn)
         self.state.conversation_id = prepared.conversation_id
