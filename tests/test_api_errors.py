@@ -261,6 +261,24 @@ def test_completion_tolerates_unknown_openai_fields(launch: Launcher) -> None:
         assert len(api.received()) == 1
 
 
+def test_tools_in_a_request_are_never_acted_on(launch: Launcher) -> None:
+    """OWASP LLM06: habla executes nothing. A client's tool definitions are accepted for
+    compatibility, never reach the model as instructions and never come back as calls."""
+    tool = {
+        "type": "function",
+        "function": {"name": "delete_everything", "parameters": {"type": "object"}},
+    }
+    with launch(["plain words"]) as api:
+        response = api.completion(tools=[tool], tool_choice="required")
+        assert response.status_code == 200, response.text
+        choice = response.json()["choices"][0]
+        assert choice["finish_reason"] == "stop"
+        assert choice["message"]["content"] == "plain words"
+        assert not choice["message"].get("tool_calls")
+        (received,) = api.received()
+        assert "delete_everything" not in json.dumps(received)
+
+
 def test_remote_image_url_is_rejected_without_fetching(
     launch: Launcher, listener: socket.socket
 ) -> None:
