@@ -53,8 +53,9 @@ class Runtime:
         store = SqlStore(settings.resolved_database_url, keyring=build_keyring(settings))
         metering = build_metering(settings)
         throttle = build_signin_throttle(settings)
-        await store.start()
         try:
+            # Inside the try: a start refused (e.g. a wrong data key) still closes the pool.
+            await store.start()
             accounts = await _accounts(settings, store, throttle)
             exposure = await _exposure(settings, store, serving_on)
             metering.user_overrides = _overrides_from(store)
