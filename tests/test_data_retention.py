@@ -5,6 +5,7 @@ and the server's background sweeper does it on its own."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -164,12 +165,13 @@ async def test_purged_content_is_overwritten_in_the_sqlite_file(tmp_path: Path) 
 
 
 def test_the_server_sweeper_purges_on_its_own(
-    make_settings: Callable[..., Settings], write_script: Callable[..., Path], tmp_path: Path
+    make_settings: Callable[..., Settings],
+    write_script: Callable[..., Path],
+    tmp_path: Path,
+    url: str,
 ) -> None:
-    import asyncio
-
     launch = Launcher(make_settings, write_script, tmp_path)
-    db_url = make_settings().resolved_database_url  # the same data_dir as the server's
+    db_url = url
 
     async def age_everything() -> None:
         async with opened(db_url) as store, store.engine.begin() as conn:
@@ -182,7 +184,8 @@ def test_the_server_sweeper_purges_on_its_own(
             query = select(audit_log.c.actor, audit_log.c.action, audit_log.c.detail)
             return list((await conn.execute(query)).all())
 
-    with launch(["Old answer."], retention_days=30, retention_interval_seconds=0.05) as api:
+    options = {"database_url": db_url, "retention_days": 30, "retention_interval_seconds": 0.05}
+    with launch(["Old answer."], **options) as api:
         reply = api.http.post("/chat", json={"prompt": MARKER})
         assert reply.status_code == 200, reply.text
         conv_id = reply.json()["conversation_id"]

@@ -80,6 +80,7 @@ class Keyring:
     current: bytes
     old: tuple[bytes, ...] = ()
     _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
+    _current_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ciphers: dict[str, AESGCM] = {}
@@ -88,6 +89,7 @@ class Keyring:
                 raise ConfigError(f"a data key must be {KEY_BYTES} bytes, not {len(key)}")
             ciphers.setdefault(key_id_of(key), AESGCM(key))
         object.__setattr__(self, "_ciphers", ciphers)
+        object.__setattr__(self, "_current_id", key_id_of(self.current))
 
     @classmethod
     def from_settings(cls, current: str, old: Iterable[str] = ()) -> Keyring:
@@ -105,7 +107,7 @@ class Keyring:
 
     @property
     def current_id(self) -> str:
-        return key_id_of(self.current)
+        return self._current_id
 
     @property
     def key_ids(self) -> frozenset[str]:
