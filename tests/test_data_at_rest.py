@@ -142,7 +142,8 @@ async def test_missing_key_with_encrypted_rows_is_a_clear_error(url: str) -> Non
 
 
 async def test_tampered_ciphertext_is_an_error_not_garbage(url: str) -> None:
-    async with opened(url, Keyring.from_settings(new_key())) as store:
+    old_key = new_key()
+    async with opened(url, Keyring.from_settings(old_key)) as store:
         conv_id, ids = await seed(store)
         [(value,)] = await raw_rows(store, "SELECT parts FROM messages WHERE id = :i", i=ids[0])
         flipped = value[:30] + ("A" if value[30] != "A" else "B") + value[31:]
@@ -151,6 +152,14 @@ async def test_tampered_ciphertext_is_an_error_not_garbage(url: str) -> None:
             await store.list_messages(conv_id, user_id=USER)
         with pytest.raises(StoredDataError):
             await store.update_message_text(ids[0], user_id=USER, text="x", status="complete")
+    # A rotation stops at the damaged row rather than re-sealing garbage; its batch is
+    # rolled back whole.
+    async with opened(url, Keyring.from_settings(new_key(), [old_key])) as store:
+        with pytest.raises(StoredDataError, match=ids[0]):
+            await store.rotate_data_key(batch_size=10)
+        [(after,)] = await raw_rows(store, "SELECT parts FROM messages WHERE id = :i", i=ids[0])
+        assert after == flipped
+        assert await store.count_unrotated() == 3  # the title's batch went through
 
 
 async def test_ciphertext_moved_to_another_row_is_an_error(url: str) -> None:
