@@ -181,6 +181,11 @@ async def test_migrated_schema_matches_metadata(url: str) -> None:
     async with _started(url) as store, store.engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        # Revision 0004 (data at rest): a key id per row where content is sealed.
+        for sealed in ("conversations", "messages"):
+            columns = await conn.run_sync(lambda c, t=sealed: inspect(c).get_columns(t))
+            key_id = next(col for col in columns if col["name"] == "key_id")
+            assert key_id["nullable"] is True
     assert tables == {
         "conversations",
         "messages",

@@ -103,6 +103,29 @@ class Settings(BaseSettings):
     # Model id -> [price per 1M prompt tokens, per 1M completion tokens]; local models cost 0.
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
 
+    # Data at rest: encryption and retention
+    # A base64 32-byte key (`habla keys new-data-key`) turns on AES-256-GCM for message
+    # content and titles; old keys (comma-separated) stay readable until rotated out.
+    encryption_key: SecretStr | None = None
+    encryption_old_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Messages, usage rows and emptied conversations older than this are hard-deleted by a
+    # sweeper in the server every retention_interval_seconds; None keeps everything.
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    purge_batch_size: int = Field(default=500, ge=1, le=100_000)
+
+    @field_validator("encryption_old_keys", mode="before")
+    @classmethod
+    def _split_old_keys(cls, value: object) -> object:
+        return _csv(value)
+
+    @field_validator("retention_interval_seconds")
+    @classmethod
+    def _finite_interval(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
     _split_lists = field_validator("models", "cors_origins", "openai_vision_models", mode="before")(
         _csv
     )

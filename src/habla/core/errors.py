@@ -17,6 +17,7 @@ and each channel maps them to its own surface (HTTP status, CLI exit code, chat 
     ├── GuardBlocked                a guard refused the input or output
     ├── RateLimited                 too many requests right now (retry_after)
     ├── QuotaExceeded               a token or cost budget is spent (retry_after)
+    ├── StoredDataError             stored data cannot be read (key missing, tampered row)
     ├── AuthError                   missing or wrong credentials
     │   └── PermissionDenied        signed in, but not allowed to do this (403)
     └── BackendError                the model backend failed
@@ -89,6 +90,12 @@ class RateLimited(_RetryableError):
 
 class QuotaExceeded(_RetryableError):
     code = "insufficient_quota"
+
+
+# Data at rest: a stored value that cannot be decrypted or authenticated. Never answered
+# with garbage or with the raw stored bytes.
+class StoredDataError(HablaError):
+    code = "stored_data_error"
 
 
 class AuthError(HablaError):

@@ -22,6 +22,7 @@ from habla.chat.service import ChatService, Defaults
 from habla.core.errors import NotFound
 from habla.guards.limits import InputLimits
 from habla.guards.pipeline import GuardPipeline
+from habla.runtime.data import build_keyring, build_sweeper
 from habla.runtime.exposure import Exposure, check_exposure, weak_secret
 from habla.runtime.limits import build_metering, build_signin_throttle
 from habla.runtime.models import build_backend
@@ -48,11 +49,13 @@ class Runtime:
         """``serving_on``: the address the API binds, which decides whether an instance
         without accounts may run (loopback only) — see :mod:`habla.runtime.exposure`."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqlStore(settings.resolved_database_url)
+        # Data at rest: the keyring encrypts content; start() refuses a wrong/missing key.
+        store = SqlStore(settings.resolved_database_url, keyring=build_keyring(settings))
         metering = build_metering(settings)
         throttle = build_signin_throttle(settings)
-        await store.start()
         try:
+            # Inside the try: a start refused (e.g. a wrong data key) still closes the pool.
+            await store.start()
             accounts = await _accounts(settings, store, throttle)
             exposure = await _exposure(settings, store, serving_on)
             metering.user_overrides = _overrides_from(store)
@@ -74,9 +77,15 @@ class Runtime:
             )
             if load_models:
                 models.start_default()
+            # Data at rest: retention sweeps run where the server runs, not in CLI commands.
+            sweeper = build_sweeper(settings, store) if serving_on is not None else None
+            if sweeper is not None:
+                sweeper.start()
             try:
                 yield cls(settings, store, models, chat, accounts, exposure.local_mode)
             finally:
+                if sweeper is not None:
+                    await sweeper.stop()
                 await chat.drain()
                 await models.close()
         finally:

@@ -6,7 +6,8 @@ schema, and a test checks that migrating to head yields exactly these tables. Ch
 together: write a new migration, then update the tables here.
 
 Accounts (users, API keys, the audit log) are on the same :data:`metadata`; they came in
-revision 0002.
+revision 0002. The ``key_id`` columns (revision 0004) name the data key that encrypted a
+row's content (see :mod:`habla.store.crypto`); NULL means the row is plaintext.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 ID_LENGTH = 36  # room for a dashed UUID; habla itself writes 32-character hex ids
+KEY_ID_LENGTH = 16  # hex digits of sha256(data key), see habla.store.crypto
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -86,13 +88,17 @@ conversations = Table(
     metadata,
     Column("id", String(ID_LENGTH), primary_key=True),
     Column("user_id", Text(), nullable=False),
-    Column("title", Text(), nullable=False),
+    Column("title", Text(), nullable=False),  # sealed when key_id is set
     Column("persona", Text(), nullable=False),
     Column("model", Text(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
     # Serves "this user's conversations, newest first" straight from the index.
     Index("ix_conversations_user_id_updated_at", "user_id", "updated_at"),
+    # The start-up key check (distinct key ids) and rotation (rows not under the current
+    # key) read this index instead of the table.
+    Index("ix_conversations_key_id", "key_id"),
 )
 
 messages = Table(
@@ -107,10 +113,14 @@ messages = Table(
     ),
     Column("seq", Integer(), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("parts", Text(), nullable=False),  # JSON, see habla.store.codec
+    Column("parts", Text(), nullable=False),  # JSON (habla.store.codec), sealed with key_id
     Column("status", String(16), nullable=False),
     Column("model", Text(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
+    Index("ix_messages_key_id", "key_id"),
+    # Retention sweeps delete by age across all conversations.
+    Index("ix_messages_created_at", "created_at"),
     # Also the index behind the foreign key and "messages of a conversation in order".
     UniqueConstraint("conversation_id", "seq"),
     CheckConstraint("status IN ('complete', 'incomplete')", name="status"),

@@ -9,7 +9,9 @@ Ownership is part of every query: a conversation is only ever selected, changed 
 deleted together with ``user_id``, and a foreign one is reported exactly like a missing
 one. SQLite connections get WAL, a busy timeout and foreign keys on every connect. The
 schema is in :mod:`habla.store.schema`. Users, API keys and audit rows (the
-:class:`~habla.store.accounts.AccountStore` half) are in :mod:`habla.store.sql_accounts`.
+:class:`~habla.store.accounts.AccountStore` half) are in :mod:`habla.store.sql_accounts`;
+encryption of titles and message parts (with a keyring given) in
+:mod:`habla.store.sql_data`, retention purges in :mod:`habla.store.sql_retention`.
 This module does not retry on a lost connection (the PostgreSQL pool pre-pings).
 """
 
@@ -42,10 +44,12 @@ from habla.core.errors import ConfigError, NotFound
 from habla.core.events import Usage
 from habla.core.messages import Message, Text
 from habla.store.base import ConversationRecord, MessageStatus, StoredMessage, UsageRecord
-from habla.store.codec import CodecError, decode_parts, decode_role, encode_parts
+from habla.store.crypto import Keyring
 from habla.store.migrations import upgrade_to_head
 from habla.store.schema import conversations, messages, usage
 from habla.store.sql_accounts import SqlAccounts
+from habla.store.sql_data import SqlData
+from habla.store.sql_retention import SqlRetention
 
 _NO_CONVERSATION = "no such conversation"
 _NO_MESSAGE = "no such message"
@@ -59,6 +63,7 @@ _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=5000",  # wait up to 5 s for the write lock instead of failing
     "PRAGMA foreign_keys=ON",  # off by default; deletes rely on ON DELETE CASCADE
     "PRAGMA synchronous=NORMAL",  # durable enough under WAL, far fewer fsyncs
+    "PRAGMA secure_delete=ON",  # deleted content is overwritten, not left in free pages
 )
 
 
@@ -73,13 +78,17 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class SqlStore(SqlAccounts):
+class SqlStore(SqlData, SqlRetention, SqlAccounts):
     """A :class:`~habla.store.base.ConversationStore` and
-    :class:`~habla.store.accounts.AccountStore` over one SQLAlchemy async engine."""
+    :class:`~habla.store.accounts.AccountStore` over one SQLAlchemy async engine.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    ``keyring``: encrypt conversation titles and message parts at rest (see
+    :mod:`habla.store.sql_data`); None stores them as plaintext."""
+
+    def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self._url = _parse_url(url)
         self._engine = _build_engine(self._url, echo=echo)
+        self._keyring = keyring
 
     @property
     def engine(self) -> AsyncEngine:
@@ -90,7 +99,8 @@ class SqlStore(SqlAccounts):
         return f"SqlStore({_safe(self._url)!r})"
 
     async def start(self) -> None:
-        """Connect once (a clear :class:`ConfigError` if that fails), then migrate to head."""
+        """Connect once (a clear :class:`ConfigError` if that fails), migrate to head, then
+        check that the keyring opens every encrypted row (a :class:`ConfigError` if not)."""
         _ensure_sqlite_directory(self._url)
         await _check_reachable(self._engine, self._url)
         await _verify_wal(self._engine, self._url)
@@ -102,6 +112,7 @@ class SqlStore(SqlAccounts):
                 f"cannot migrate the database at {_safe(self._url)}: {exc}"
                 " (was it created by a newer habla?)"
             ) from exc
+        await self.check_data_keys()
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -113,23 +124,25 @@ class SqlStore(SqlAccounts):
     ) -> ConversationRecord:
         now = _now()
         record = ConversationRecord(_new_id(), user_id, title, persona, model, now, now)
+        stored_title, key_id = self._seal(title, "conversations", "title", record.id)
         async with self._engine.begin() as conn:
             await conn.execute(
                 insert(conversations).values(
                     id=record.id,
                     user_id=user_id,
-                    title=title,
+                    title=stored_title,
                     persona=persona,
                     model=model,
                     created_at=now,
                     updated_at=now,
+                    key_id=key_id,
                 )
             )
         return record
 
     async def get_conversation(self, conversation_id: str, *, user_id: str) -> ConversationRecord:
         async with self._engine.connect() as conn:
-            return await _owned_conversation(conn, conversation_id, user_id)
+            return self._conversation(await _owned_conversation(conn, conversation_id, user_id))
 
     async def list_conversations(
         self, *, user_id: str, limit: int = 50
@@ -144,22 +157,23 @@ class SqlStore(SqlAccounts):
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [_conversation(row) for row in rows]
+        return [self._conversation(row) for row in rows]
 
     async def rename_conversation(
         self, conversation_id: str, *, user_id: str, title: str
     ) -> ConversationRecord:
+        stored_title, key_id = self._seal(title, "conversations", "title", conversation_id)
         query = (
             update(conversations)
             .where(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
-            .values(title=title, updated_at=_now())
+            .values(title=stored_title, key_id=key_id, updated_at=_now())
             .returning(*conversations.c)
         )
         async with self._engine.begin() as conn:
             row = (await conn.execute(query)).one_or_none()
         if row is None:
             raise NotFound(_NO_CONVERSATION)
-        return _conversation(row)
+        return self._conversation(row)
 
     async def delete_conversation(self, conversation_id: str, *, user_id: str) -> None:
         # Messages go with it through ON DELETE CASCADE (SQLite: PRAGMA foreign_keys=ON).
@@ -202,16 +216,18 @@ class SqlStore(SqlAccounts):
                 )
             )
             seq = int(last.scalar_one()) + 1
+            parts, key_id = self._seal_parts(message.parts, message_id)
             await conn.execute(
                 insert(messages).values(
                     id=message_id,
                     conversation_id=conversation_id,
                     seq=seq,
                     role=message.role,
-                    parts=encode_parts(message.parts),
+                    parts=parts,
                     status=status,
                     model=model,
                     created_at=now,
+                    key_id=key_id,
                 )
             )
         return StoredMessage(message_id, conversation_id, seq, message, status, model, now)
@@ -220,21 +236,23 @@ class SqlStore(SqlAccounts):
         self, message_id: str, *, user_id: str, text: str, status: MessageStatus
     ) -> None:
         owned = (
-            select(messages.c.parts)
+            select(messages.c.parts, messages.c.key_id)
             .join(conversations, conversations.c.id == messages.c.conversation_id)
             .where(messages.c.id == message_id, conversations.c.user_id == user_id)
         )
         async with self._engine.begin() as conn:
-            raw = (await conn.execute(owned)).scalar_one_or_none()
-            if raw is None:
+            row = (await conn.execute(owned)).one_or_none()
+            if row is None:
                 raise NotFound(_NO_MESSAGE)
             # Same rule as the memory store: the new text replaces every text part and
             # leads; images and other parts keep their order after it.
-            others = tuple(p for p in decode_parts(raw) if not isinstance(p, Text))
+            current = self._open_parts(row.parts, row.key_id, message_id)
+            others = tuple(p for p in current if not isinstance(p, Text))
+            parts, key_id = self._seal_parts((Text(text), *others), message_id)
             result = await conn.execute(
                 update(messages)
                 .where(messages.c.id == message_id)
-                .values(parts=encode_parts((Text(text), *others)), status=status)
+                .values(parts=parts, key_id=key_id, status=status)
             )
             if result.rowcount != 1:  # the conversation was deleted in between
                 raise NotFound(_NO_MESSAGE)
@@ -248,7 +266,7 @@ class SqlStore(SqlAccounts):
         async with self._engine.connect() as conn:
             await _owned_conversation(conn, conversation_id, user_id)
             rows = (await conn.execute(query)).all()
-        return [_stored_message(row) for row in rows]
+        return [self._stored_message(row) for row in rows]
 
     # -- usage -----------------------------------------------------------------------
 
@@ -281,46 +299,14 @@ class SqlStore(SqlAccounts):
 
 async def _owned_conversation(
     conn: AsyncConnection, conversation_id: str, user_id: str
-) -> ConversationRecord:
+) -> Row[Any]:
     query = select(conversations).where(
         conversations.c.id == conversation_id, conversations.c.user_id == user_id
     )
     row = (await conn.execute(query)).one_or_none()
     if row is None:
         raise NotFound(_NO_CONVERSATION)
-    return _conversation(row)
-
-
-def _conversation(row: Row[Any]) -> ConversationRecord:
-    return ConversationRecord(
-        id=row.id,
-        user_id=row.user_id,
-        title=row.title,
-        persona=row.persona,
-        model=row.model,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _stored_message(row: Row[Any]) -> StoredMessage:
-    return StoredMessage(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        seq=row.seq,
-        message=Message(decode_role(row.role), decode_parts(row.parts)),
-        status=_status(row.status),
-        model=row.model,
-        created_at=row.created_at,
-    )
-
-
-def _status(raw: str) -> MessageStatus:
-    statuses: tuple[MessageStatus, ...] = ("complete", "incomplete")
-    for status in statuses:
-        if raw == status:
-            return status
-    raise CodecError(f"unknown message status {raw!r} in the database")
+    return row
 
 
 # -- engine and migrations -------------------------------------------------------------

@@ -12,6 +12,7 @@ import sys
 from dataclasses import replace
 
 from habla.core.identity import Principal
+from habla.interfaces.cli.data import add_key_parsers as add_data_key_parsers
 from habla.runtime import Runtime
 from habla.settings import Settings
 
@@ -49,6 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     create.add_argument("--name", default="api")
     keys.add_parser("list", help="list API keys").add_argument("--user")
     keys.add_parser("revoke", help="revoke an API key").add_argument("key_id")
+    add_data_key_parsers(keys)  # Data at rest: new-data-key, rotate-data-key
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="action", required=True

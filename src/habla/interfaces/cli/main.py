@@ -16,6 +16,7 @@ from habla import __version__
 from habla.core.errors import HablaError
 from habla.interfaces.cli.admin import add_parsers as add_admin_parsers
 from habla.interfaces.cli.admin import run_admin
+from habla.interfaces.cli.data import DATA_KEY_ACTIONS, add_purge_parser, run_data
 from habla.settings import Settings
 
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the configured models")
     add_admin_parsers(sub)
+    add_purge_parser(sub)  # Data at rest
     return parser
 
 
@@ -67,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             options = ChatOptions(args.model, args.persona, args.conversation, args.max_tokens)
             return asyncio.run(run_chat(settings, options))
+        # Data at rest: purge, keys new-data-key / rotate-data-key.
+        if args.command == "purge" or getattr(args, "action", None) in DATA_KEY_ACTIONS:
+            return asyncio.run(run_data(settings, args))
         if args.command in ("users", "keys", "audit"):
             return asyncio.run(run_admin(settings, args))
         if args.command == "models":
