@@ -46,6 +46,7 @@ from habla.store.codec import CodecError, decode_parts, decode_role, encode_part
 from habla.store.migrations import upgrade_to_head
 from habla.store.schema import conversations, messages, usage
 from habla.store.sql_accounts import SqlAccounts
+from habla.store.sql_telegram import SqlTelegram
 
 _NO_CONVERSATION = "no such conversation"
 _NO_MESSAGE = "no such message"
@@ -73,7 +74,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class SqlStore(SqlAccounts):
+class SqlStore(SqlAccounts, SqlTelegram):
     """A :class:`~habla.store.base.ConversationStore` and
     :class:`~habla.store.accounts.AccountStore` over one SQLAlchemy async engine."""
 
