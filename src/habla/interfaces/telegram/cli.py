@@ -34,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run_telegram(settings: Settings, args: argparse.Namespace) -> int:
     require_telegram()
+    if settings.telegram_token is None:  # before loading any model
+        raise ConfigError("set the bot token from BotFather in HABLA_TELEGRAM_TOKEN")
     if args.telegram_action == "set-webhook":
         return asyncio.run(set_webhook(settings, args.url))
     if args.telegram_action == "delete-webhook":
