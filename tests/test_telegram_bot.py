@@ -369,4 +369,3 @@ async def test_the_token_never_reaches_the_logs(
     assert any("getUpdates" in r.getMessage() for r in caplog.records)  # URLs were logged...
     assert all(fake.token not in r.getMessage() for r in caplog.records)  # ...redacted
     assert fake.token.split(":")[1] not in caplog.text
-

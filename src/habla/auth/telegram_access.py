@@ -43,6 +43,7 @@ _NUMERIC_ID = re.compile(r"^[0-9]{1,20}$")
 _CODE_SHAPE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 MAX_FAILED_LINKS = 5  # wrong codes per Telegram account per window
 FAILED_LINK_WINDOW = timedelta(minutes=15)
+MAX_TRACKED_FAILURES = 10_000
 
 
 class TelegramAccountStore(AccountStore, TelegramStore, Protocol):
@@ -180,7 +181,7 @@ class TelegramAccess:
             user_id = await self._store.redeem_link_code(hash_code(code), who.telegram_id, at=now)
         user = None if user_id is None else await self._user(user_id)
         if user is None:
-            self._failed[who.telegram_id] = [*recent, now.timestamp()]
+            self._remember_failure(who.telegram_id, [*recent, now.timestamp()])
             await self._auditor.sampled(
                 who.label, "telegram.link_failed", who.label, "telegram", per=who.label
             )
@@ -188,6 +189,12 @@ class TelegramAccess:
         self._failed.pop(who.telegram_id, None)
         await self._auditor.record(user.name, "telegram.linked", who.label, "telegram")
         return user
+
+    def _remember_failure(self, telegram_id: int, times: list[float]) -> None:
+        if len(self._failed) >= MAX_TRACKED_FAILURES:  # bounded: forget the oldest account
+            self._failed.pop(next(iter(self._failed)))
+        self._failed.pop(telegram_id, None)
+        self._failed[telegram_id] = times
 
     async def unlink(self, who: TelegramUser) -> bool:
         link = await self._store.get_link(who.telegram_id)
