@@ -3,7 +3,11 @@ secret-token header checked; ``habla telegram set-webhook``; settings and CLI ch
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ from habla.core.errors import ConfigError
 from habla.interfaces.api.app import create_app
 from habla.interfaces.telegram.cli import check_webhook_url, set_webhook
 from habla.settings import Settings
-from servers import ThreadedServer
+from servers import HABLA, ThreadedServer
 from telegram_harness import bot_settings
 
 SECRET = "s3cr3t-webhook-token_0123456789abcdef"
@@ -178,3 +182,32 @@ def test_cli_telegram_without_a_token_says_what_to_set(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "HABLA_TELEGRAM_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_habla_telegram_polls_until_told_to_stop(
+    fake: FakeTelegram, write_script: Callable[..., Path], tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "HABLA_DATA_DIR": str(tmp_path / "data"),
+        "HABLA_DEFAULT_MODEL": "scripted:t",
+        "HABLA_SCRIPTED_FILE": str(write_script(["From the command line."])),
+        "HABLA_TELEGRAM_TOKEN": TOKEN,
+        "HABLA_TELEGRAM_API_URL": fake.url,
+        "HABLA_TELEGRAM_ALLOWED": "7",
+        "HF_HUB_OFFLINE": "1",
+    }
+    log = tmp_path / "telegram.log"
+    with log.open("wb") as out:
+        child = subprocess.Popen([str(HABLA), "telegram"], env=env, stdout=out, stderr=out)
+    try:
+        await fake.wait_for(lambda: fake.calls("getUpdates"), timeout=120)
+        fake.user_message("hi from the CLI", user_id=7)
+        await fake.wait_for(lambda: fake.texts(7) == ["From the command line."])
+    finally:
+        child.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(child.wait, 30)
+    output = log.read_text()
+    assert code == 0, output
+    assert "@habla_test_bot is polling" in output
+    assert TOKEN not in output
