@@ -113,6 +113,10 @@ class TelegramBot:
             await self._turn(incoming, message, principal, texts)
 
     @property
+    def _default(self) -> str:
+        return self._runtime.models.default_id
+
+    @property
     def _me(self) -> User:
         return self._sender.bot.bot
 
@@ -130,7 +134,7 @@ class TelegramBot:
         state = await self._chats.current(incoming.chat_id, incoming.who.telegram_id)
         parts: list[Part] = []
         if incoming.has_photo:
-            model_id = state.model or self._runtime.models.default_id
+            model_id = state.model or self._default
             try:
                 vision = self._runtime.models.resolve(model_id).capabilities.vision
             except UnknownModel:
@@ -156,7 +160,7 @@ class TelegramBot:
         try:
             prepared = await self._prepare(turn)
         except HablaError as exc:
-            await self._say(incoming, friendly(exc, texts))
+            await self._say(incoming, friendly(exc, texts, turn.model or self._default))
             return
         await self._chats.save(state, conversation_id=prepared.conversation_id)
         await self._sender.typing(incoming.chat_id)
@@ -195,7 +199,7 @@ class TelegramBot:
                 elif isinstance(event, Finished) and event.finish_reason == "length":
                     note = texts.cut_short
         except HablaError as exc:
-            note = friendly(exc, texts)
+            note = friendly(exc, texts, prepared.model_id)
         finally:
             # Closed here, not by the garbage collector: a reply that could not be
             # delivered (blocked, flood control) must stop generating and settle now.
@@ -222,7 +226,7 @@ class TelegramBot:
         return Image(bytes(data), "image/jpeg")  # Telegram re-encodes every photo as JPEG
 
 
-def friendly(exc: HablaError, texts: Texts) -> str:
+def friendly(exc: HablaError, texts: Texts, model: str) -> str:
     """What a user reads for an engine error."""
     if isinstance(exc, RateLimited | QuotaExceeded):
         return texts.limited.format(when=texts.wait(exc.retry_after))
@@ -231,7 +235,7 @@ def friendly(exc: HablaError, texts: Texts) -> str:
     if isinstance(exc, InputTooLarge | ContextLengthExceeded):
         return texts.too_long
     if isinstance(exc, UnsupportedFeature):
-        return texts.no_images.format(model="")
+        return texts.no_images.format(model=model)
     if isinstance(exc, GuardBlocked):
         return texts.blocked_by_guard
     log.info("telegram turn failed: %s", exc.code)
