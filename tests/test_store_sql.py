@@ -193,6 +193,12 @@ async def test_migrated_schema_matches_metadata(url: str) -> None:
         "users",
         "api_keys",
         "audit_log",
+        # Telegram (#4), revision 0003
+        "telegram_links",
+        "telegram_link_codes",
+        "telegram_chats",
+        "telegram_users",
+        "telegram_updates",
         VERSION_TABLE,
     }
 

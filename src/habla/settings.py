@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -125,6 +126,43 @@ class Settings(BaseSettings):
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
         return value
+
+    # Telegram bot (#4): token from BotFather; the webhook secret turns on POST
+    # /telegram/webhook on the API; allowlist of numeric ids or @usernames.
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_allowed: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    telegram_idle_minutes: float = Field(default=60.0, gt=0, le=525_600, allow_inf_nan=False)
+    telegram_edit_interval: float = Field(default=1.0, ge=0, le=60, allow_inf_nan=False)
+    telegram_link_code_minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
+    # Optional LDAP group check for linked users (ldap3, in the telegram extra).
+    ldap_url: str | None = None
+    ldap_bind_dn: str | None = None
+    ldap_bind_password: SecretStr | None = None
+    ldap_group_dn: str | None = None
+    ldap_user_dn_template: str | None = None  # e.g. uid={name},ou=people,dc=example,dc=com
+    ldap_member_attribute: str = "member"
+    ldap_cache_seconds: float = Field(default=300.0, ge=0, le=86_400, allow_inf_nan=False)
+
+    _split_telegram = field_validator("telegram_allowed", mode="before")(_csv)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram allows 1-256 of A-Z a-z 0-9 _ -; fewer than 32 is guessable.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{32,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 32-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an http(s) URL such as https://api.telegram.org")
+        return value.rstrip("/")
 
     _split_lists = field_validator("models", "cors_origins", "openai_vision_models", mode="before")(
         _csv

@@ -26,6 +26,7 @@ from habla.store.accounts import (
     name_key,
 )
 from habla.store.base import ConversationRecord, MessageStatus, StoredMessage, UsageRecord
+from habla.store.memory_telegram import MemoryTelegram
 
 
 def _now() -> datetime:
@@ -38,7 +39,7 @@ class _UsageRow:
     at: datetime
 
 
-class MemoryStore:
+class MemoryStore(MemoryTelegram):
     def __init__(self) -> None:
         self._conversations: dict[str, ConversationRecord] = {}
         self._messages: dict[str, list[StoredMessage]] = {}
@@ -52,6 +53,9 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+    def _user_exists(self, user_id: str) -> bool:
+        return user_id in self._users
 
     async def create_conversation(
         self, *, user_id: str, persona: str, model: str, title: str

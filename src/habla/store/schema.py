@@ -202,3 +202,67 @@ audit_log = Table(
     Column("detail", Text(), nullable=False),
     Index("ix_audit_log_at", "at"),
 )
+
+
+# -- Telegram (revision 0003) ---------------------------------------------------------------
+# Telegram ids are 64-bit integers; chat ids of groups are negative.
+
+# A habla account linked to a Telegram account by a one-time code.
+telegram_links = Table(
+    "telegram_links",
+    metadata,
+    Column("telegram_id", BigInteger(), primary_key=True, autoincrement=False),
+    Column(
+        "user_id",
+        String(ID_LENGTH),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("linked_at", UtcDateTime(), nullable=False),
+    Index("ix_telegram_links_user_id", "user_id"),
+)
+
+# One-time link codes, stored as sha256 hex; used_at set once when redeemed.
+telegram_link_codes = Table(
+    "telegram_link_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column(
+        "user_id",
+        String(ID_LENGTH),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
+)
+
+# Per (chat, Telegram user): the current conversation and the choices made with commands.
+telegram_chats = Table(
+    "telegram_chats",
+    metadata,
+    Column("chat_id", BigInteger(), primary_key=True, autoincrement=False),
+    Column("telegram_id", BigInteger(), primary_key=True, autoincrement=False),
+    Column("conversation_id", String(ID_LENGTH), nullable=True),
+    Column("persona", Text(), nullable=True),
+    Column("model", Text(), nullable=True),
+    Column("last_active_at", UtcDateTime(), nullable=False),
+)
+
+# Telegram users the bot has marks for: blocked the bot (403), or refused as a stranger.
+telegram_users = Table(
+    "telegram_users",
+    metadata,
+    Column("telegram_id", BigInteger(), primary_key=True, autoincrement=False),
+    Column("blocked_at", UtcDateTime(), nullable=True),
+    Column("refused_at", UtcDateTime(), nullable=True),
+)
+
+# Update ids already handled (Telegram redelivers); pruned by age.
+telegram_updates = Table(
+    "telegram_updates",
+    metadata,
+    Column("update_id", BigInteger(), primary_key=True, autoincrement=False),
+    Column("seen_at", UtcDateTime(), nullable=False),
+    Index("ix_telegram_updates_seen_at", "seen_at"),
+)

@@ -50,6 +50,7 @@ from habla.store.schema import conversations, messages, usage
 from habla.store.sql_accounts import SqlAccounts
 from habla.store.sql_data import SqlData
 from habla.store.sql_retention import SqlRetention
+from habla.store.sql_telegram import SqlTelegram
 
 _NO_CONVERSATION = "no such conversation"
 _NO_MESSAGE = "no such message"
@@ -78,7 +79,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class SqlStore(SqlData, SqlRetention, SqlAccounts):
+class SqlStore(SqlData, SqlRetention, SqlAccounts, SqlTelegram):
     """A :class:`~habla.store.base.ConversationStore` and
     :class:`~habla.store.accounts.AccountStore` over one SQLAlchemy async engine.
 

@@ -54,6 +54,14 @@ def create_app(settings: Settings) -> FastAPI:
             expose_headers=["X-Habla-Conversation-Id", "X-Habla-Omitted-Turns", "Retry-After"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Telegram bot (#4): webhook mode, mounted only with a token and a webhook secret.
+    if settings.telegram_token is not None and settings.telegram_webhook_secret is not None:
+        from habla.interfaces.telegram import require_telegram
+
+        require_telegram()
+        from habla.interfaces.telegram.webhook import mount_webhook
+
+        mount_webhook(app, settings)
     return app
 
 

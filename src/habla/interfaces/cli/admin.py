@@ -32,6 +32,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     role = users.add_parser("set-role", help="change a user's role")
     role.add_argument("name")
     role.add_argument("role", choices=["admin", "user"])
+    # Telegram (#4): a one-time code the user sends to the bot as /link CODE.
+    users.add_parser(
+        "link-telegram", help="print a one-time code that links a Telegram account to NAME"
+    ).add_argument("name")
     limits = users.add_parser(
         "set-limits",
         help="override the server-wide limits for one user",
@@ -115,6 +119,12 @@ async def _users(runtime: Runtime, args: argparse.Namespace) -> int:
         await _set_limits(runtime, args)
     elif args.action == "usage":
         await _usage(runtime, args.name)
+    elif args.action == "link-telegram":  # Telegram (#4)
+        from habla.runtime.telegram import build_telegram
+
+        code = await build_telegram(runtime).access.create_link_code(None, args.name)
+        minutes = runtime.settings.telegram_link_code_minutes
+        print(f"send this to the bot within {minutes} minutes (single use): /link {code}")
     return 0
 
 

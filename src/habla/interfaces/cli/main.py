@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the configured models")
     add_admin_parsers(sub)
     add_purge_parser(sub)  # Data at rest
+    # Telegram bot (#4): `habla telegram`, `habla telegram set-webhook URL`.
+    from habla.interfaces.telegram.cli import add_parser as add_telegram_parser
+
+    add_telegram_parser(sub)
     return parser
 
 
@@ -74,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_data(settings, args))
         if args.command in ("users", "keys", "audit"):
             return asyncio.run(run_admin(settings, args))
+        if args.command == "telegram":  # Telegram bot (#4)
+            from habla.interfaces.telegram.cli import run_telegram
+
+            return run_telegram(settings, args)
         if args.command == "models":
             from habla.interfaces.cli.models import print_models
 

@@ -1,12 +1,12 @@
 """Data at rest: a key id per row for encrypted content, and an age index for retention.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-30
 
 Hand-written, types spelled out as in 0001. ``key_id`` NULL means the row is plaintext,
 so every existing row stays readable; ``habla keys rotate-data-key`` encrypts them later.
-Downgrading refuses while any row is encrypted: revision 0002 has nowhere to record the
+Downgrading refuses while any row is encrypted: revision 0003 has nowhere to record the
 key and would serve ciphertext as if it were text.
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -40,7 +40,7 @@ def downgrade() -> None:
         ).scalar_one()
         if sealed:
             raise RuntimeError(
-                f"{sealed} rows of {table} are encrypted; revision 0002 cannot hold them."
+                f"{sealed} rows of {table} are encrypted; revision 0003 cannot hold them."
                 " Keep this revision (or restore a backup taken before encryption)."
             )
     op.drop_index("ix_messages_created_at", table_name="messages")
