@@ -19,7 +19,7 @@ class GuardContext:
     user_id: str
     persona: str
     model: str
-    # Flags raised on this turn ("guard:rule,rule"), for the channel to report. Mutable on
+    # Rule ids that flagged this turn, for the channel to report. Mutable on
     # purpose: the context lives for one turn and is how a flag travels to the response.
     flags: list[str] = field(default_factory=list, compare=False)
 

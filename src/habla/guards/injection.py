@@ -19,8 +19,6 @@ obfuscations, not a paraphrase it has never seen.
 from __future__ import annotations
 
 import asyncio
-import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,6 +27,7 @@ from typing import Literal, get_args
 from habla.core.errors import ConfigError
 from habla.guards.base import GuardContext, Verdict
 from habla.guards.normalize import views
+from habla.guards.rules import Rule, match, parse_rules
 
 InjectionAction = Literal["block", "flag", "log"]
 INJECTION_ACTIONS: tuple[str, ...] = get_args(InjectionAction)
@@ -46,14 +45,6 @@ FLAG_REASON = "possible prompt injection"
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    weight: float
-    keywords: tuple[str, ...]
-    pattern: re.Pattern[str]
-
-
-@dataclass(frozen=True, slots=True)
 class Detection:
     score: float
     rules: tuple[str, ...] = ()
@@ -65,9 +56,6 @@ class InjectionDetector:
     def __init__(self, rules: Sequence[Rule]) -> None:
         if not rules:
             raise ConfigError("the injection guard needs at least one rule")
-        ids = [rule.id for rule in rules]
-        if len(set(ids)) != len(ids):
-            raise ConfigError("injection rule ids must be unique")
         self.rules = tuple(rules)
 
     @classmethod
@@ -78,48 +66,12 @@ class InjectionDetector:
 
     @classmethod
     def from_toml(cls, text: str) -> InjectionDetector:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"injection rules are not valid TOML: {exc}") from exc
-        raw_rules = data.get("rule")
-        if not isinstance(raw_rules, list):
-            raise ConfigError("injection rules need a [[rule]] table array")
-        return cls([_parse_rule(raw) for raw in raw_rules])
+        return cls(parse_rules(text, "injection rules"))
 
     def scan(self, text: str) -> Detection:
-        matched: dict[str, float] = {}
-        for view in views(text).views:
-            for rule in self.rules:
-                if rule.id in matched or not any(k in view for k in rule.keywords):
-                    continue
-                if rule.pattern.search(view):
-                    matched[rule.id] = rule.weight
-        return Detection(round(sum(matched.values()), 3), tuple(sorted(matched)))
-
-
-def _parse_rule(raw: object) -> Rule:
-    if not isinstance(raw, dict):
-        raise ConfigError("each [[rule]] must be a table")
-    rule_id = raw.get("id")
-    weight = raw.get("weight")
-    keywords = raw.get("keywords")
-    pattern = raw.get("pattern")
-    if not isinstance(rule_id, str) or not rule_id:
-        raise ConfigError(f"an injection rule has no id: {sorted(raw)}")
-    if not isinstance(weight, int | float) or not 0 < weight <= 10:
-        raise ConfigError(f"rule {rule_id}: weight must be a number in (0, 10]")
-    if not isinstance(keywords, list) or not keywords:
-        raise ConfigError(f"rule {rule_id}: keywords must be a non-empty list")
-    if not all(isinstance(k, str) and k for k in keywords):
-        raise ConfigError(f"rule {rule_id}: keywords must be non-empty strings")
-    if not isinstance(pattern, str) or not pattern:
-        raise ConfigError(f"rule {rule_id}: pattern must be a non-empty string")
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(f"rule {rule_id}: bad pattern: {exc}") from exc
-    return Rule(rule_id, float(weight), tuple(k.casefold() for k in keywords), compiled)
+        matched = match(self.rules, views(text).views)
+        score = round(sum(rule.weight for rule in matched.values()), 3)
+        return Detection(score, tuple(sorted(matched)))
 
 
 @dataclass
@@ -163,4 +115,6 @@ class InjectionGuard:
             return Verdict("block", REFUSAL, rules=found.rules, score=found.score)
         if action == "flag":
             return Verdict("flag", FLAG_REASON, rules=found.rules, score=found.score)
-        return Verdict("allow", f"{FLAG_REASON} (logged only)", rules=found.rules, score=found.score)
+        return Verdict(
+            "allow", f"{FLAG_REASON} (logged only)", rules=found.rules, score=found.score
+        )

@@ -38,7 +38,7 @@ _COMBINING = re.compile("[\u0300-\u036f]")  # the accents NFKD splits off Latin 
 # leetspeak digits/symbols. Only applied to the "folded" view, where a false fold costs
 # nothing but a rule looking at a slightly odd string.
 _CONFUSABLES = str.maketrans(
-    "аеорсухкмтвнійјѕԁɡαεορτυνκχ",  # noqa: RUF001 - the look-alikes are the point
+    "аеорсухкмтвнійјѕԁɡαεορτυνκχ",
     "aeopcyxkmtbhiijsdgaeoptuvkx",
 )
 _LEET = str.maketrans("0134578@$!|+", "oieastbasilt")
@@ -55,16 +55,13 @@ _ASCII85_RUN = re.compile(r"<~[!-u\s]{8,}~>")
 _BINARY_RUN = re.compile(r"(?:[01]{8}[\s,]?){4,}")
 _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){4,}")
 _MORSE_RUN = re.compile(r"(?:[.\-]{1,7}(?: / | {1,3}|$)){6,}")
-_MORSE = dict(
-    zip(
-        ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- "
-        "...- .-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... ---.. ----.".split(),
-        "abcdefghijklmnopqrstuvwxyz0123456789",
-        strict=True,
-    )
+_MORSE_CODES = (
+    ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- "
+    "...- .-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... ---.. ----."
 )
-# Letters separated by one space, dot, dash, underscore or asterisk: "i g n o r e".
-_SPACED = re.compile(r"\b(?:\w[ .\-_*/|]){3,}\w\b")
+_MORSE = dict(zip(_MORSE_CODES.split(), "abcdefghijklmnopqrstuvwxyz0123456789", strict=True))
+# Three or more letters separated by one space, dot, dash, underscore...: "i g n o r e".
+_SPACED = re.compile(r"\b(?:\w[ .\-_*/|]){2,}\w\b")
 _SPACED_SEPARATORS = re.compile(r"[ .\-_*/|]")
 _WHITESPACE = re.compile(r"\s+")
 ALWAYS_ALL_VIEWS_CHARS = 600

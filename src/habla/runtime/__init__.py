@@ -23,6 +23,7 @@ from habla.core.errors import NotFound
 from habla.guards.limits import InputLimits
 from habla.guards.pipeline import GuardPipeline
 from habla.runtime.exposure import Exposure, check_exposure, weak_secret
+from habla.runtime.guards import build_input_guards
 from habla.runtime.limits import build_metering, build_signin_throttle
 from habla.runtime.models import build_backend
 from habla.settings import Settings
@@ -48,6 +49,7 @@ class Runtime:
         """``serving_on``: the address the API binds, which decides whether an instance
         without accounts may run (loopback only) — see :mod:`habla.runtime.exposure`."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        guarding = build_input_guards(settings)  # Guards: injection and moderation
         store = SqlStore(settings.resolved_database_url)
         metering = build_metering(settings)
         throttle = build_signin_throttle(settings)
@@ -68,7 +70,12 @@ class Runtime:
                 models=models,
                 store=store,
                 personas=Personas(settings.all_personas()),
-                guards=GuardPipeline(_input_limits(settings)),
+                guards=GuardPipeline(
+                    _input_limits(settings),
+                    input_guards=guarding.input,
+                    output_guards=guarding.output,
+                    untrusted_guards=guarding.untrusted,
+                ),
                 defaults=Defaults(max_tokens=settings.default_max_tokens),
                 metering=metering,
             )
