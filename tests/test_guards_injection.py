@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import base64
 import codecs
+import json
 import logging
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +19,7 @@ from habla.core.messages import Message
 from habla.guards.base import GuardContext
 from habla.guards.injection import REFUSAL, InjectionDetector, InjectionGuard
 from habla.guards.limits import InputLimits
+from habla.guards.normalize import views
 from habla.guards.pipeline import GuardPipeline
 
 DETECTOR = InjectionDetector.bundled()
@@ -224,3 +230,16 @@ async def test_scan_untrusted_reports_without_raising(caplog: pytest.LogCaptureF
     assert "override.ignore_previous" in verdict.rules
     assert clean.action == "allow"
     assert "untrusted document guard injection: block" in caplog.text
+
+
+def test_the_first_character_speed_up_never_changes_what_a_rule_matches() -> None:
+    source = resources.files("habla.guards").joinpath("data/injection_rules.toml")
+    raw = {r["id"]: re.compile(r["pattern"]) for r in tomllib.loads(source.read_text())["rule"]}
+    corpus = Path(__file__).parent / "data" / "injection_corpus.jsonl"
+    texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines()]
+    sped_up = [rule for rule in DETECTOR.rules if rule.pattern.pattern != raw[rule.id].pattern]
+    assert len(sped_up) > len(DETECTOR.rules) // 2
+    for text in texts:
+        for view in views(text).views:
+            for rule in sped_up:
+                assert bool(rule.pattern.search(view)) == bool(raw[rule.id].search(view))

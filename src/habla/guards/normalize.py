@@ -37,11 +37,11 @@ _COMBINING = re.compile("[\u0300-\u036f]")  # the accents NFKD splits off Latin 
 # Letters from other scripts that look like Latin ones (the usual homoglyph swaps), and
 # leetspeak digits/symbols. Only applied to the "folded" view, where a false fold costs
 # nothing but a rule looking at a slightly odd string.
-_CONFUSABLES = str.maketrans(
-    "аеорсухкмтвнійјѕԁɡαεορτυνκχ",
-    "aeopcyxkmtbhiijsdgaeoptuvkx",
+_FOLD_LOOKALIKES = str.maketrans(
+    "аеорсухкмтвнійјѕԁɡαεορτυνκχ0134578@$!|+",
+    "aeopcyxkmtbhiijsdgaeoptuvkxoieastbasilt",
 )
-_LEET = str.maketrans("0134578@$!|+", "oieastbasilt")
+_LOOKALIKE_SCRIPTS = re.compile("[\u0370-\u03ff\u0400-\u052f\u0261]")
 
 MAX_DECODED_RUNS = 8
 MAX_RUN_CHARS = 4096
@@ -102,8 +102,8 @@ def views(text: str) -> Views:
     if smuggled:
         found.append(fold(smuggled))
     short = len(base) <= ALWAYS_ALL_VIEWS_CHARS
-    if short or not base.isascii() or _LEET_INSIDE.search(base):
-        found.append(base.translate(_CONFUSABLES).translate(_LEET))
+    if short or _LEET_INSIDE.search(base) or _LOOKALIKE_SCRIPTS.search(base):
+        found.append(base.translate(_FOLD_LOOKALIKES))
     found.extend(fold(joined) for joined in _joined_spans(cleaned))
     # A long text gets the rot13 and backwards views only when it looks written that way
     # (its common words show up encoded): each view is one more pass of every rule.
