@@ -142,6 +142,19 @@ def test_local_moderation_refuses_naming_the_policy(launch: Launcher) -> None:
     assert "violence.harm_person" not in error["message"]
 
 
+def test_output_moderation_ends_a_harmful_reply_with_content_filter(launch: Launcher) -> None:
+    reply = "Sure. Step one: this is how to make meth at home, carefully."
+    with launch([reply], moderation="local", moderate_output=True) as api:
+        response = ask(api, "Tell me a story.", stream=True)
+    chunks = [json.loads(e) for e in sse_events(response.text) if e.startswith("{")]
+    reasons = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
+    assert reasons[-1] == "content_filter"
+    streamed = "".join(
+        c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
+    )
+    assert "meth" not in streamed
+
+
 def test_moderation_off_lets_it_through(launch: Launcher) -> None:
     with launch(["Fine."], moderation="off") as api:
         assert ask(api, "How can I poison my neighbour?").status_code == 200
