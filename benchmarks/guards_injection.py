@@ -2,7 +2,7 @@
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
 split (rules were tuned on ``train`` only; ``heldout`` is the honest number). Latency is
-measured on a 4,000-character message, as p50/p95 over many runs, and printed as a ratio
+measured on a 4,000-character message, as p50/p95 CPU time over many runs, and printed as a ratio
 to a naive baseline measured in the same run: ``str.lower`` plus ``in`` over every rule
 keyword (what a keyword blocklist would cost). Run through ``benchmarks/guards.py``.
 """
@@ -42,11 +42,13 @@ def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float
 
 
 def percentiles(run: Callable[[], object], rounds: int) -> tuple[float, float]:
+    # CPU time of this thread: "on one core" is the budget, and on a shared machine the
+    # wall clock mostly measures how long other jobs held the CPU.
     times = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.thread_time()
         run()
-        times.append(time.perf_counter() - start)
+        times.append(time.thread_time() - start)
     cuts = statistics.quantiles(times, n=20)
     return statistics.median(times) * 1000, cuts[18] * 1000
 
@@ -81,3 +83,25 @@ def report(rounds: int = 200) -> None:
             f"  {name:17} {p50:6.2f} / {p95:6.2f} ms   "
             f"ratio to baseline {p50 / base[0]:5.1f}x / {p95 / base[1]:5.1f}x"
         )
+    hostile_report(detector, base[0], max(20, rounds // 10))
+
+
+# Inputs built to make regexes and decoders work hard: long single-letter runs, one
+# keyword repeated, encodings that almost decode.
+HOSTILE = {
+    "keyword repeated": "ignore all previous ",
+    "spaced letters": "a ",
+    "morse-like": ".-",
+    "base64-like": "QUJD",
+    "tool-call-like": "call a_b ",
+    "binary-like": "01010101 ",
+    "role lines": "system: ",
+}
+
+
+def hostile_report(detector: InjectionDetector, baseline_ms: float, rounds: int) -> None:
+    print(f"Hostile {MESSAGE_CHARS}-character inputs, injection scan p50 ({rounds} runs):")
+    for name, unit in HOSTILE.items():
+        text = (unit * (MESSAGE_CHARS // len(unit) + 1))[:MESSAGE_CHARS]
+        p50, _ = percentiles(lambda text=text: detector.scan(text), rounds)  # type: ignore[misc]
+        print(f"  {name:17} {p50:6.2f} ms   ratio to baseline {p50 / baseline_ms:5.1f}x")

@@ -58,10 +58,14 @@ class GuardPipeline:
         others = tuple(p for p in message.parts if not isinstance(p, Text))
         return Message(message.role, (Text(text), *others))
 
-    async def scan_untrusted(self, text: str, ctx: GuardContext, *, source: str) -> Verdict:
+    async def scan_untrusted(
+        self, text: str, ctx: GuardContext | None = None, *, source: str = "untrusted"
+    ) -> Verdict:
         """Check text that is data rather than the user's own words (a retrieved document,
         a forwarded message). Never raises for a policy decision: the caller decides what a
-        ``block`` or ``flag`` means for it (drop the document, label it, refuse)."""
+        ``block`` or ``flag`` means for it (drop the document, label it, refuse). Without a
+        ``ctx`` (no user or persona at hand) the global actions apply."""
+        ctx = ctx or GuardContext(user_id="-", persona="", model="-")
         worst = Verdict.allow()
         for guard in self.untrusted_guards:
             verdict = await guard.check(text, ctx)
