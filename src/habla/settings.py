@@ -11,7 +11,7 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -163,6 +163,21 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
             raise ValueError("must be an http(s) URL such as https://api.telegram.org")
         return value.rstrip("/")
+    # Guards: injection and moderation (docs/guardrails.md).
+    injection_action: Literal["block", "flag", "log"] = "block"
+    persona_guards: dict[str, Literal["block", "flag", "log"]] = Field(default_factory=dict)
+    injection_threshold: float = Field(default=1.0, gt=0, le=100, allow_inf_nan=False)
+    moderation: Literal["auto", "local", "openai", "off"] = "auto"
+    moderate_output: bool = False
+    moderation_fail: Literal["open", "closed"] = "open"
+    moderation_model: str = Field(default="omni-moderation-latest", min_length=1, max_length=200)
+    moderation_timeout: float = Field(default=5.0, gt=0, le=120, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _check_guards(self) -> Settings:
+        if self.moderation == "openai" and self.openai_api_key is None:
+            raise ValueError("moderation='openai' needs an OpenAI API key (HABLA_OPENAI_API_KEY)")
+        return self
 
     _split_lists = field_validator("models", "cors_origins", "openai_vision_models", mode="before")(
         _csv

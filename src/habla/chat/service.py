@@ -76,15 +76,17 @@ class ChatService:
         backend = await self.models.get(turn.model or self._conversation_model(conversation))
         options = self._options(turn)
         ctx = GuardContext(turn.user_id, persona, backend.model_id)
-        new_messages = await self.guards.check_input(turn.messages, turn.max_tokens, ctx)
-        system_text, new_turn = _split_system(new_messages)
-        if not new_turn:
-            raise InvalidRequest("there is no user message to answer", param="messages")
-        if not backend.capabilities.vision and any(m.has_images for m in new_turn):
+        # Checked before the guards: a request that cannot be served must not cost a
+        # moderation call to a third party.
+        if not backend.capabilities.vision and any(m.has_images for m in turn.messages):
             raise UnsupportedFeature(
                 f"the model {backend.model_id} cannot read images; pick a vision model",
                 param="messages",
             )
+        new_messages = await self.guards.check_input(turn.messages, turn.max_tokens, ctx)
+        system_text, new_turn = _split_system(new_messages)
+        if not new_turn:
+            raise InvalidRequest("there is no user message to answer", param="messages")
         system = Message.of("system", system_text or self.personas.prompt(persona))
         window = await fit_window(
             backend, system, [*history, *new_turn], reply_budget=options.max_tokens
@@ -238,6 +240,11 @@ class PreparedTurn:
     @property
     def notice(self) -> str | None:
         return omitted_notice(self.window.omitted_turns)
+
+    @property
+    def guard_flags(self) -> tuple[str, ...]:
+        """Ids of the rules that flagged this turn (it proceeded anyway)."""
+        return tuple(self._ctx.flags)
 
     async def stream(self) -> AsyncIterator[StreamEvent]:
         """Text deltas, then one :class:`Finished` with the usage as recorded."""

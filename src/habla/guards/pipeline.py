@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from habla.core.errors import GuardBlocked
 from habla.core.events import Finished, StreamEvent, TextDelta, Usage
 from habla.core.messages import Message, Text
-from habla.guards.base import Guard, GuardContext
+from habla.guards.base import Guard, GuardContext, Verdict
 from habla.guards.limits import InputLimits
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ class GuardPipeline:
     limits: InputLimits
     input_guards: Sequence[Guard] = field(default_factory=tuple)
     output_guards: Sequence[Guard] = field(default_factory=tuple)
+    # Guards for text that is data, not the user's words: retrieved documents, forwarded
+    # messages (see scan_untrusted).
+    untrusted_guards: Sequence[Guard] = field(default_factory=tuple)
 
     async def check_input(
         self, messages: Sequence[Message], max_tokens: int | None, ctx: GuardContext
@@ -43,15 +46,33 @@ class GuardPipeline:
         text = message.text
         for guard in self.input_guards:
             verdict = await guard.check(text, ctx)
-            log.info("input guard %s: %s (%s)", guard.name, verdict.action, verdict.reason)
+            _log_verdict("input", guard.name, verdict, ctx)
             if verdict.action == "block":
                 raise GuardBlocked(verdict.reason or "this message is not allowed here")
+            if verdict.action == "flag":
+                ctx.flags.extend(verdict.rules or (guard.name,))
             if verdict.action == "rewrite" and verdict.text is not None:
                 text = verdict.text
         if text == message.text:
             return message
         others = tuple(p for p in message.parts if not isinstance(p, Text))
         return Message(message.role, (Text(text), *others))
+
+    async def scan_untrusted(
+        self, text: str, ctx: GuardContext | None = None, *, source: str = "untrusted"
+    ) -> Verdict:
+        """Check text that is data rather than the user's own words (a retrieved document,
+        a forwarded message). Never raises for a policy decision: the caller decides what a
+        ``block`` or ``flag`` means for it (drop the document, label it, refuse). Without a
+        ``ctx`` (no user or persona at hand) the global actions apply."""
+        ctx = ctx or GuardContext(user_id="-", persona="", model="-")
+        worst = Verdict.allow()
+        for guard in self.untrusted_guards:
+            verdict = await guard.check(text, ctx)
+            _log_verdict(f"untrusted {source}", guard.name, verdict, ctx)
+            if _SEVERITY[verdict.action] > _SEVERITY[worst.action]:
+                worst = verdict
+        return worst
 
     async def guard_output(
         self, events: AsyncIterator[StreamEvent], ctx: GuardContext
@@ -78,6 +99,25 @@ class GuardPipeline:
                 log.info("output guard %s blocked: %s", guard.name, verdict.reason)
                 return Finished("content_filter", Usage())
         return None
+
+
+_SEVERITY = {"allow": 0, "rewrite": 1, "flag": 2, "block": 3}
+
+
+def _log_verdict(where: str, guard: str, verdict: Verdict, ctx: GuardContext) -> None:
+    """Every decision, with its rules and score — never the text it was about."""
+    log.info(
+        "%s guard %s: %s score=%.2f rules=%s user=%s persona=%s model=%s%s",
+        where,
+        guard,
+        verdict.action,
+        verdict.score,
+        ",".join(verdict.rules) or "-",
+        ctx.user_id,
+        ctx.persona,
+        ctx.model,
+        f" ({verdict.reason})" if verdict.reason and verdict.action == "allow" else "",
+    )
 
 
 def _newest_user_turn(messages: Sequence[Message]) -> list[int]:

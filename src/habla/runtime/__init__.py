@@ -24,6 +24,7 @@ from habla.guards.limits import InputLimits
 from habla.guards.pipeline import GuardPipeline
 from habla.runtime.data import build_keyring, build_sweeper
 from habla.runtime.exposure import Exposure, check_exposure, weak_secret
+from habla.runtime.guards import build_input_guards
 from habla.runtime.limits import build_metering, build_signin_throttle
 from habla.runtime.models import build_backend
 from habla.settings import Settings
@@ -49,6 +50,7 @@ class Runtime:
         """``serving_on``: the address the API binds, which decides whether an instance
         without accounts may run (loopback only) — see :mod:`habla.runtime.exposure`."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        guarding = build_input_guards(settings)  # Guards: injection and moderation
         # Data at rest: the keyring encrypts content; start() refuses a wrong/missing key.
         store = SqlStore(settings.resolved_database_url, keyring=build_keyring(settings))
         metering = build_metering(settings)
@@ -71,7 +73,12 @@ class Runtime:
                 models=models,
                 store=store,
                 personas=Personas(settings.all_personas()),
-                guards=GuardPipeline(_input_limits(settings)),
+                guards=GuardPipeline(
+                    _input_limits(settings),
+                    input_guards=guarding.input,
+                    output_guards=guarding.output,
+                    untrusted_guards=guarding.untrusted,
+                ),
                 defaults=Defaults(max_tokens=settings.default_max_tokens),
                 metering=metering,
             )

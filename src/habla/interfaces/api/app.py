@@ -51,7 +51,12 @@ def create_app(settings: Settings) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["X-Habla-Conversation-Id", "X-Habla-Omitted-Turns", "Retry-After"],
+            expose_headers=[
+                "X-Habla-Conversation-Id",
+                "X-Habla-Omitted-Turns",
+                "Retry-After",
+                "X-Habla-Guard",
+            ],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Telegram bot (#4): webhook mode, mounted only with a token and a webhook secret.

@@ -62,6 +62,9 @@ def habla_headers(prepared: PreparedTurn) -> dict[str, str]:
         headers.update(ratelimit_headers(prepared.admission))
     if prepared.conversation_id is not None:
         headers["X-Habla-Conversation-Id"] = prepared.conversation_id
+    # Guards: a flagged turn proceeds, and the client is told which rules flagged it.
+    if prepared.guard_flags:
+        headers["X-Habla-Guard"] = "flagged; rules=" + ",".join(prepared.guard_flags)
     return headers
 
 
