@@ -15,6 +15,11 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from habla.core.errors import ConfigError
+from habla.guards.pii import ENTITIES as PII_ENTITIES
+from habla.guards.pii import check_entities
+from habla.guards.secrets import find_secrets
+
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
 
 
@@ -102,6 +107,42 @@ class Settings(BaseSettings):
     cost_per_month: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     # Model id -> [price per 1M prompt tokens, per 1M completion tokens]; local models cost 0.
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    # Privacy: PII masking and output guards (habla.runtime.privacy, docs/privacy.md).
+    # Masking replaces PII with placeholders before the selected models see it and restores
+    # them in the reply; pii_mask_models holds model ids, backend kinds, "remote" (every
+    # backend that is not local) or "*".
+    pii_mask: bool = True
+    pii_entities: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(PII_ENTITIES)
+    )
+    pii_mask_models: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["remote"])
+    output_guards: bool = True
+    prompt_leak_chars: int = Field(default=60, ge=20, le=10_000)
+
+    _split_privacy_lists = field_validator("pii_entities", "pii_mask_models", mode="before")(_csv)
+
+    @field_validator("pii_entities")
+    @classmethod
+    def _known_entities(cls, value: list[str]) -> list[str]:
+        return check_entities(value)
+
+    @model_validator(mode="after")
+    def _no_secret_in_prompts(self) -> Settings:
+        """A system prompt is not a secret store (OWASP LLM07): refuse one holding a
+        credential. The message names the persona and the kind, never the value."""
+        try:
+            prompts = self.all_personas()
+        except ConfigError:
+            prompts = {"default": self.system_prompt, **self.personas}  # the runtime reports it
+        for persona, prompt in prompts.items():
+            found = find_secrets(prompt)
+            if found:
+                raise ValueError(
+                    f"the system prompt of persona {persona!r} contains a credential "
+                    f"({found[0].kind}); system prompts are not secret, remove it"
+                )
+        return self
 
     _split_lists = field_validator("models", "cors_origins", "openai_vision_models", mode="before")(
         _csv

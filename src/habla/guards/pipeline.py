@@ -3,7 +3,9 @@ over the stream after it.
 
 Input guards see the newest user message (the one the caller just wrote). Output guards
 see a sliding window of the reply as it streams, so a violation that spans two deltas is
-still caught; a block ends the stream with ``finish_reason="content_filter"``.
+still caught; a block ends the stream with ``finish_reason="content_filter"``. The last
+``output_hold_chars`` characters are held back until the next delta (or the end) has been
+checked, so text that trips a guard never reaches the client, even in part.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class GuardPipeline:
     limits: InputLimits
     input_guards: Sequence[Guard] = field(default_factory=tuple)
     output_guards: Sequence[Guard] = field(default_factory=tuple)
+    # Output guards: characters kept back so a match is found before any of it is sent.
+    output_hold_chars: int = 0
 
     async def check_input(
         self, messages: Sequence[Message], max_tokens: int | None, ctx: GuardContext
@@ -60,16 +64,29 @@ class GuardPipeline:
             async for event in events:
                 yield event
             return
-        window = ""
+        hold = self.output_hold_chars
+        window_chars = max(OUTPUT_WINDOW_CHARS, 4 * hold)
+        tail = ""  # the end of what was checked before, so a match may span deltas
+        pending = ""  # checked, but not yet sent: the hold-back
         async for event in events:
-            if isinstance(event, TextDelta):
-                window = (window + event.text)[-OUTPUT_WINDOW_CHARS:]
-                blocked = await self._blocks_output(window, ctx)
-                if blocked is not None:
-                    await _close(events)
-                    yield blocked
-                    return
-            yield event
+            if not isinstance(event, TextDelta):
+                if pending:
+                    yield TextDelta(pending)
+                    pending = ""
+                yield event
+                continue
+            window = tail + event.text  # all of a long delta is checked, not only its end
+            tail = window[-window_chars:]
+            blocked = await self._blocks_output(window, ctx)
+            if blocked is not None:
+                await _close(events)
+                yield blocked
+                return
+            pending += event.text
+            if len(pending) > hold:
+                cut = len(pending) - hold
+                yield TextDelta(pending[:cut])
+                pending = pending[cut:]
 
     async def _blocks_output(self, window: str, ctx: GuardContext) -> Finished | None:
         for guard in self.output_guards:
