@@ -96,7 +96,9 @@ class Sample:
     entities: tuple[tuple[str, int, int], ...]  # (label, start, end)
 
 
-def _token(rng: random.Random, size: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+def _token(
+    rng: random.Random, size: int, alphabet: str = string.ascii_letters + string.digits
+) -> str:
     return "".join(rng.choice(alphabet) for _ in range(size))
 
 
@@ -115,8 +117,12 @@ def _secret(rng: random.Random) -> str:
         lambda: "AKIA" + _token(rng, 16, string.ascii_uppercase + string.digits),
         lambda: "ghp_" + _token(rng, 36),
         lambda: "github_pat_" + _token(rng, 22) + "_" + _token(rng, 59),
-        lambda: "xoxb-" + "-".join(_token(rng, 12, string.digits) for _ in range(2)) + "-"
-        + _token(rng, 24),
+        lambda: (
+            "xoxb-"
+            + "-".join(_token(rng, 12, string.digits) for _ in range(2))
+            + "-"
+            + _token(rng, 24)
+        ),
         lambda: _jwt(rng),
         lambda: "AIza" + _token(rng, 35),
     ]
@@ -127,8 +133,12 @@ def _curp(rng: random.Random, fake: Faker) -> str:
     letters = string.ascii_uppercase
     birth = fake.date_of_birth(minimum_age=1, maximum_age=90)
     body = (
-        rng.choice("BCDFGHJKLMNPRSTVZ") + rng.choice("AEIOU") + _token(rng, 2, letters)
-        + birth.strftime("%y%m%d") + rng.choice("HM") + rng.choice(["DF", "JC", "NL", "VZ", "YN"])
+        rng.choice("BCDFGHJKLMNPRSTVZ")
+        + rng.choice("AEIOU")
+        + _token(rng, 2, letters)
+        + birth.strftime("%y%m%d")
+        + rng.choice("HM")
+        + rng.choice(["DF", "JC", "NL", "VZ", "YN"])
         + _token(rng, 3, "BCDFGHJKLMNPQRSTVWXZ")
         + (rng.choice(string.digits) if birth.year < 2000 else rng.choice(letters))
     )
@@ -181,9 +191,7 @@ def generate(per_kind: int, seed: int) -> list[Sample]:
             value = _value(label, fake, rng)
             template = rng.choice(templates)
             start = template.index("{}")
-            samples.append(
-                Sample(template.format(value), ((label, start, start + len(value)),))
-            )
+            samples.append(Sample(template.format(value), ((label, start, start + len(value)),)))
     for label, template, value in EDGE_CASES:
         start = template.index("{}")
         samples.append(Sample(template.format(value), ((label, start, start + len(value)),)))
@@ -263,10 +271,14 @@ def main() -> int:
     texts = [s.text for s in samples]
     slow, fast = latency(detector, texts, args.rounds)
     one, base_one = latency(detector, [message], args.rounds * 4)
-    print(f"latency, {len(texts)} sentences: detector {slow * 1000:.1f} ms, "
-          f"regex baseline {fast * 1000:.2f} ms, ratio {slow / fast:.0f}x")
-    print(f"latency, one 4000-character message: {one * 1000:.1f} ms "
-          f"(ratio to baseline {one / base_one:.0f}x)")
+    print(
+        f"latency, {len(texts)} sentences: detector {slow * 1000:.1f} ms, "
+        f"regex baseline {fast * 1000:.2f} ms, ratio {slow / fast:.0f}x"
+    )
+    print(
+        f"latency, one 4000-character message: {one * 1000:.1f} ms "
+        f"(ratio to baseline {one / base_one:.0f}x)"
+    )
     if recall < AIM:
         print(f"recall {recall:.3f} is under the aim of {AIM}", file=sys.stderr)
         return 1

@@ -151,3 +151,34 @@ async def test_the_blocked_reply_is_stored_without_the_leak() -> None:
     assert stored[-1].status == "complete"
     assert AWS not in stored[-1].message.text
     assert stored[-1].message.text == "The deploy key is "[: len(stored[-1].message.text)]
+
+
+async def test_checked_text_is_released_before_a_backend_error() -> None:
+    from habla.core.errors import BackendUnavailable
+    from habla.core.options import ChatRequest, GenerationOptions
+
+    backend = DeltaBackend("fake:cloud", ["a ", "b ", "c "], fail_at_end=BackendUnavailable("x"))
+    request = ChatRequest((Message.of("user", "hi"),), GenerationOptions(max_tokens=100))
+    seen: list[str] = []
+    with pytest.raises(BackendUnavailable):
+        async for event in pipeline().guard_output(backend.stream(request), CTX):
+            assert isinstance(event, TextDelta)
+            seen.append(event.text)
+    assert "".join(seen) == "a b c "
+
+
+async def test_a_stream_closed_early_keeps_what_it_held_back() -> None:
+    from habla.core.options import ChatRequest, GenerationOptions
+    from habla.guards.output_stream import GuardedStream
+
+    opening = "Well, " + "this is a fine question, " * 3
+    backend = DeltaBackend("fake:cloud", [opening, "and more ", "to come"])
+    request = ChatRequest((Message.of("user", "hi"),), GenerationOptions(max_tokens=100))
+    stream = pipeline().guard_output(backend.stream(request), CTX)
+    assert isinstance(stream, GuardedStream)
+    first = await stream.__anext__()
+    assert isinstance(first, TextDelta)
+    assert 0 < len(first.text) < len(opening)  # the rest is held back
+    await stream.aclose()  # the client went away
+    assert first.text + stream.held == opening
+    assert backend.closed_early

@@ -155,7 +155,9 @@ def test_a_leaked_canary_is_cut_off(make_settings: Callable[..., Settings]) -> N
             canary = next(word for word in system.split() if word.startswith("hbl-canary-"))
             canary = canary.rstrip(":")
             upstream.enqueue(Reply(text=f"Sure, my reference is {canary} — anything else?"))
-            with api.http.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
+            with api.http.stream(
+                "POST", "/v1/chat/completions", json={**body, "stream": True}
+            ) as r:
                 raw = r.read().decode()
     assert first.json()["choices"][0]["message"]["content"] == "Hello!"
     assert system.startswith(PROMPT)
@@ -196,12 +198,11 @@ def test_output_guards_can_be_switched_off(launch: Launcher) -> None:
 
 
 def test_streaming_still_streams(launch: Launcher) -> None:
-    long_reply = " ".join(f"word{i}" for i in range(200))
-    with launch([long_reply]) as api:
+    long_reply = " ".join(f"word{i}" for i in range(40))
+    with launch([{"text": long_reply, "delay": 0.02}]) as api:
         body = {"model": MODEL, "messages": [{"role": "user", "content": "go"}], "stream": True}
         with api.http.stream("POST", "/v1/chat/completions", json=body) as r:
             raw = r.read().decode()
     chunks = [e for e in data_events(raw) if isinstance(e, dict) and e.get("choices")]
-    assert len(chunks) > 100  # the hold-back delays text, it does not batch it
+    assert len(chunks) > 5  # the hold-back delays text by a few words; it does not batch it
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == long_reply
-

@@ -113,9 +113,7 @@ class Settings(BaseSettings):
     # them in the reply; pii_mask_models holds model ids, backend kinds, "remote" (every
     # backend that is not local) or "*".
     pii_mask: bool = True
-    pii_entities: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(PII_ENTITIES)
-    )
+    pii_entities: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PII_ENTITIES))
     pii_mask_models: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["remote"])
     output_guards: bool = True
     prompt_leak_chars: int = Field(default=60, ge=20, le=10_000)

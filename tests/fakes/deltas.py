@@ -17,7 +17,15 @@ from habla.core.options import ChatRequest
 
 
 class DeltaBackend:
-    def __init__(self, model_id: str, deltas: Sequence[str], *, local: bool = False) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        deltas: Sequence[str],
+        *,
+        local: bool = False,
+        fail_at_end: Exception | None = None,
+    ) -> None:
+        self._fail = fail_at_end  # raised after the last delta instead of finishing
         self._model_id = model_id
         self._deltas = tuple(deltas)
         self._capabilities = Capabilities(context_window=8192, local=local)
@@ -50,4 +58,6 @@ class DeltaBackend:
                 sent += 1
         finally:
             self.closed_early = sent < len(self._deltas)
+        if self._fail is not None:
+            raise self._fail
         yield Finished("stop", Usage(await self.count_tokens(request.messages), sent))

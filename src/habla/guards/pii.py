@@ -158,6 +158,4 @@ def _build_engine(entities: Sequence[str]) -> Any:
             "models": [{"lang_code": ours.LANGUAGE, "model_name": "none"}],
         }
     ).create_engine()
-    return AnalyzerEngine(
-        registry=registry, nlp_engine=nlp, supported_languages=[ours.LANGUAGE]
-    )
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=[ours.LANGUAGE])

@@ -19,12 +19,47 @@ _NIE_PREFIX = {"X": "0", "Y": "1", "Z": "2"}
 _DNI = re.compile(r"(\d{8})-?([A-Z])")
 _NIE = re.compile(r"([XYZ])-?(\d{7})-?([A-Z])")
 
-_CURP = re.compile(r"[A-Z][AEIOUX][A-Z]{2}(\d{6})([HMX])([A-Z]{2})[B-DF-HJ-NP-TV-Z]{3}([0-9A-Z])(\d)")
+_CURP = re.compile(
+    r"[A-Z][AEIOUX][A-Z]{2}(\d{6})([HMX])([A-Z]{2})[B-DF-HJ-NP-TV-Z]{3}([0-9A-Z])(\d)"
+)
 _CURP_ALPHABET = "0123456789ABCDEFGHIJKLMN\u00d1OPQRSTUVWXYZ"
 # The 32 states' codes, plus NE for people born abroad.
 _CURP_STATES = frozenset(
-    "AS BC BS CC CL CM CS CH DF DG GT GR HG JC MC MN MS NT NL OC PL QT QR SP SL SR TC TS TL VZ "
-    "YN ZS NE".split()
+    [
+        "AS",
+        "BC",
+        "BS",
+        "CC",
+        "CL",
+        "CM",
+        "CS",
+        "CH",
+        "DF",
+        "DG",
+        "GT",
+        "GR",
+        "HG",
+        "JC",
+        "MC",
+        "MN",
+        "MS",
+        "NT",
+        "NL",
+        "OC",
+        "PL",
+        "QT",
+        "QR",
+        "SP",
+        "SL",
+        "SR",
+        "TC",
+        "TS",
+        "TL",
+        "VZ",
+        "YN",
+        "ZS",
+        "NE",
+    ]
 )
 
 _RFC = re.compile(r"([A-Z\u00d1&]{3,4})(\d{6})([A-Z0-9]{2}[0-9A])?")
@@ -39,7 +74,9 @@ def normalise_id(text: str) -> str:
 def dni_valid(text: str) -> bool:
     """A Spanish DNI: eight digits and the mod-23 check letter."""
     match = _DNI.fullmatch(normalise_id(text))
-    return bool(match) and _DNI_LETTERS[int(match.group(1)) % 23] == match.group(2)
+    if not match:
+        return False
+    return _DNI_LETTERS[int(match.group(1)) % 23] == match.group(2)
 
 
 def nie_valid(text: str) -> bool:

@@ -29,7 +29,7 @@ from habla.guards.secrets import find_secrets
 LANGUAGE = "en"  # a tag only: the no-op NLP engine does no language processing
 
 
-class _CheckedRecognizer(PatternRecognizer):  # type: ignore[misc]  # presidio is untyped
+class _CheckedRecognizer(PatternRecognizer):
     """A pattern recognizer whose every candidate must pass ``check``."""
 
     def __init__(
@@ -81,7 +81,7 @@ def mexican_rfc() -> PatternRecognizer:
     )
 
 
-class SecretRecognizer(EntityRecognizer):  # type: ignore[misc]  # presidio is untyped
+class SecretRecognizer(EntityRecognizer):
     """API keys, tokens and private keys, as :func:`habla.guards.secrets.find_secrets`
     sees them."""
 
@@ -100,7 +100,7 @@ class SecretRecognizer(EntityRecognizer):  # type: ignore[misc]  # presidio is u
         ]
 
 
-class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]  # presidio is untyped
+class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's email recognizer with a ``tldextract`` that never goes online."""
 
     def __init__(self) -> None:

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from habla.core.errors import GuardBlocked
-from habla.core.events import Finished, StreamEvent, TextDelta, Usage
+from habla.core.events import Finished, StreamEvent, Usage
 from habla.core.messages import Message, Text
 from habla.guards.base import Guard, GuardContext
 from habla.guards.limits import InputLimits
+from habla.guards.output_stream import GuardedStream
 
 log = logging.getLogger(__name__)
 
@@ -57,36 +58,18 @@ class GuardPipeline:
         others = tuple(p for p in message.parts if not isinstance(p, Text))
         return Message(message.role, (Text(text), *others))
 
-    async def guard_output(
+    def guard_output(
         self, events: AsyncIterator[StreamEvent], ctx: GuardContext
     ) -> AsyncIterator[StreamEvent]:
+        """The reply through the output guards; see :mod:`habla.guards.output_stream`."""
         if not self.output_guards:
-            async for event in events:
-                yield event
-            return
+            return events
+
+        async def check(window: str) -> Finished | None:
+            return await self._blocks_output(window, ctx)
+
         hold = self.output_hold_chars
-        window_chars = max(OUTPUT_WINDOW_CHARS, 4 * hold)
-        tail = ""  # the end of what was checked before, so a match may span deltas
-        pending = ""  # checked, but not yet sent: the hold-back
-        async for event in events:
-            if not isinstance(event, TextDelta):
-                if pending:
-                    yield TextDelta(pending)
-                    pending = ""
-                yield event
-                continue
-            window = tail + event.text  # all of a long delta is checked, not only its end
-            tail = window[-window_chars:]
-            blocked = await self._blocks_output(window, ctx)
-            if blocked is not None:
-                await _close(events)
-                yield blocked
-                return
-            pending += event.text
-            if len(pending) > hold:
-                cut = len(pending) - hold
-                yield TextDelta(pending[:cut])
-                pending = pending[cut:]
+        return GuardedStream(events, check, hold=hold, window=max(OUTPUT_WINDOW_CHARS, 4 * hold))
 
     async def _blocks_output(self, window: str, ctx: GuardContext) -> Finished | None:
         for guard in self.output_guards:
@@ -105,9 +88,3 @@ def _newest_user_turn(messages: Sequence[Message]) -> list[int]:
             break
         indexes.append(index)
     return indexes
-
-
-async def _close(events: AsyncIterator[StreamEvent]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        await aclose()

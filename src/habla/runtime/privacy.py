@@ -35,8 +35,8 @@ from habla.guards.output import (
     with_canary,
 )
 from habla.guards.pii import PiiDetector, PiiMasker
-from habla.guards.pipeline import GuardPipeline
 from habla.guards.pii_vault import PlaceholderRestorer
+from habla.guards.pipeline import GuardPipeline
 from habla.settings import Settings
 
 log = logging.getLogger(__name__)
