@@ -14,8 +14,10 @@ from habla.backends.registry import ModelRegistry
 from habla.chat.personas import Personas
 from habla.chat.service import ChatService
 from habla.chat.turns import TurnInput
+from habla.core.errors import BackendUnavailable
 from habla.core.events import Finished, StreamEvent, TextDelta
 from habla.core.messages import Message
+from habla.core.options import ChatRequest, GenerationOptions
 from habla.guards.base import GuardContext
 from habla.guards.output import (
     CanaryGuard,
@@ -25,6 +27,7 @@ from habla.guards.output import (
     new_canary,
     with_canary,
 )
+from habla.guards.output_stream import GuardedStream
 from habla.guards.pipeline import GuardPipeline
 from habla.store.memory import MemoryStore
 
@@ -51,7 +54,6 @@ def pipeline() -> GuardPipeline:
 
 
 async def run(deltas: Sequence[str]) -> tuple[str, Finished, DeltaBackend]:
-    from habla.core.options import ChatRequest, GenerationOptions
 
     backend = DeltaBackend("fake:cloud", deltas)
     request = ChatRequest((Message.of("user", "hi"),), GenerationOptions(max_tokens=100))
@@ -154,22 +156,22 @@ async def test_the_blocked_reply_is_stored_without_the_leak() -> None:
 
 
 async def test_checked_text_is_released_before_a_backend_error() -> None:
-    from habla.core.errors import BackendUnavailable
-    from habla.core.options import ChatRequest, GenerationOptions
 
     backend = DeltaBackend("fake:cloud", ["a ", "b ", "c "], fail_at_end=BackendUnavailable("x"))
     request = ChatRequest((Message.of("user", "hi"),), GenerationOptions(max_tokens=100))
     seen: list[str] = []
-    with pytest.raises(BackendUnavailable):
+
+    async def consume() -> None:
         async for event in pipeline().guard_output(backend.stream(request), CTX):
             assert isinstance(event, TextDelta)
             seen.append(event.text)
+
+    with pytest.raises(BackendUnavailable):
+        await consume()
     assert "".join(seen) == "a b c "
 
 
 async def test_a_stream_closed_early_keeps_what_it_held_back() -> None:
-    from habla.core.options import ChatRequest, GenerationOptions
-    from habla.guards.output_stream import GuardedStream
 
     opening = "Well, " + "this is a fine question, " * 3
     backend = DeltaBackend("fake:cloud", [opening, "and more ", "to come"])
