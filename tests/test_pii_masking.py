@@ -135,3 +135,38 @@ def test_text_that_cannot_be_a_placeholder_is_not_held_back() -> None:
     assert restorer.feed(" and <EMA") == " and "
     assert restorer.feed("IL_1 is odd") == "<EMAIL_1 is odd"
     assert restorer.flush() == ""
+
+
+@pytest.mark.parametrize(
+    ("label", "value"),
+    [
+        ("PHONE", "+1 (415) 555-2671"),
+        ("PHONE", "0034 600 12 34 56"),
+        ("PHONE", "912 345 678"),  # Spanish national format
+        ("PHONE", "030 901820"),  # German national format
+        ("PHONE", "01 23 45 67 89"),  # French national format
+        ("PHONE", "(633) 742-1234 x123"),  # NANP shape with an extension
+        ("CREDIT_CARD", "4222222222222"),  # 13-digit Visa
+        ("CREDIT_CARD", "3782-822463-10005"),  # Amex with dashes
+        ("CREDIT_CARD", "6011 1111 1111 1117"),
+        ("IBAN", "de89 3704 0044 0532 0130 00"),
+        ("IBAN", "GB82WEST12345698765432"),
+    ],
+)
+def test_number_formats(detector: PiiDetector, label: str, value: str) -> None:
+    text = f"Here: {value} hoy."
+    spans = detector.find(text)
+    assert [(s.label, text[s.start : s.end]) for s in spans] == [(label, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Released on 2024-05-17 and again on 17/05/2024.",
+        "Version 1.2.3 and build 20240517123456789.",
+        "Ticket 4521 covers 12 units at 3.50 each.",
+        "IBAN-like ES00 1234 but too short.",
+    ],
+)
+def test_number_lookalikes(detector: PiiDetector, text: str) -> None:
+    assert detector.find(text) == []

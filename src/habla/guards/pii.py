@@ -126,21 +126,14 @@ def _build_engine(entities: Sequence[str]) -> Any:
         from habla.guards import pii_recognizers as ours
     except ImportError as exc:
         raise ConfigError(EXTRA_HINT) from exc
-    from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer,
-        IbanRecognizer,
-        IpRecognizer,
-        PhoneRecognizer,
-    )
+    from presidio_analyzer.predefined_recognizers import IpRecognizer
 
     wanted = set(entities)
     candidates: dict[str, Any] = {
         "EMAIL": ours.OfflineEmailRecognizer,
-        "PHONE": lambda: PhoneRecognizer(
-            supported_language=ours.LANGUAGE, supported_regions=list(PHONE_REGIONS)
-        ),
-        "CREDIT_CARD": lambda: CreditCardRecognizer(supported_language=ours.LANGUAGE),
-        "IBAN": lambda: IbanRecognizer(supported_language=ours.LANGUAGE),
+        "PHONE": lambda: ours.phones(PHONE_REGIONS),
+        "CREDIT_CARD": ours.cards,
+        "IBAN": ours.ibans,
         "IP_ADDRESS": lambda: IpRecognizer(supported_language=ours.LANGUAGE),
         "ES_DNI": ours.spanish_dni,
         "ES_NIE": ours.spanish_nie,

@@ -22,7 +22,7 @@ import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-from habla.guards import pii_checks
+from habla.guards import pii_checks, pii_numbers
 from habla.guards.secrets import ENTITY as SECRET_ENTITY
 from habla.guards.secrets import find_secrets
 
@@ -79,6 +79,35 @@ def mexican_rfc() -> PatternRecognizer:
         pii_checks.rfc_valid,
         ["rfc"],
     )
+
+
+class FinderRecognizer(EntityRecognizer):
+    """Wraps a ``text -> [(start, end)]`` finder (:mod:`habla.guards.pii_numbers`)."""
+
+    def __init__(self, entity: str, find: Callable[[str], list[tuple[int, int]]]) -> None:
+        self._find = find
+        super().__init__(
+            supported_entities=[entity], name=f"{entity}Finder", supported_language=LANGUAGE
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+        entity = self.supported_entities[0]
+        return [RecognizerResult(entity, start, end, 1.0) for start, end in self._find(text)]
+
+
+def phones(regions: Sequence[str]) -> EntityRecognizer:
+    return FinderRecognizer("PHONE_NUMBER", lambda text: pii_numbers.find_phones(text, regions))
+
+
+def cards() -> EntityRecognizer:
+    return FinderRecognizer("CREDIT_CARD", pii_numbers.find_cards)
+
+
+def ibans() -> EntityRecognizer:
+    return FinderRecognizer("IBAN_CODE", pii_numbers.find_ibans)
 
 
 class SecretRecognizer(EntityRecognizer):
