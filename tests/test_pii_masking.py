@@ -170,3 +170,11 @@ def test_number_formats(detector: PiiDetector, label: str, value: str) -> None:
 )
 def test_number_lookalikes(detector: PiiDetector, text: str) -> None:
     assert detector.find(text) == []
+
+
+def test_results_are_cached_per_text(detector: PiiDetector) -> None:
+    text = f"cache me: {SAMPLES['EMAIL']}"
+    first = detector.find(text)
+    assert detector.find(text) == first == detector.analyze(text)
+    first.clear()  # callers get a copy: the cached result stays intact
+    assert len(detector.find(text)) == 1

@@ -1,10 +1,11 @@
 """PII detection with presidio, offline, and reversible masking of chat messages.
 
 :class:`PiiDetector` wraps one presidio ``AnalyzerEngine`` built at start and reused: the
-``no_op`` NLP engine (no spaCy model, nothing downloaded) and only pattern recognizers —
-presidio's email (made offline), phone (``phonenumbers``, several regions), credit card
-(Luhn), IBAN (mod 97) and IP, plus habla's Spanish DNI/NIE, Mexican CURP/RFC and secrets
-(:mod:`habla.guards.pii_recognizers`).
+``no_op`` NLP engine (no spaCy model, nothing downloaded) and only rule-based recognizers
+(:mod:`habla.guards.pii_recognizers`): presidio's email (made offline) and IP recognizers,
+habla's phone, card (Luhn) and IBAN (mod 97) finders, Spanish DNI/NIE, Mexican CURP/RFC
+and secrets. Results are cached per text (bounded), because every turn re-sends the whole
+history and only the newest message is new.
 
 :class:`PiiMasker` turns a request's messages into masked copies and a
 :class:`~habla.guards.pii_vault.PiiVault` that restores the reply. Analysis is CPU work,
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -42,6 +45,8 @@ ENTITIES: dict[str, str] = {
 }
 PHONE_REGIONS = ("US", "GB", "ES", "MX", "DE", "FR", "IT", "PT", "AR", "CO", "BR", "NL")
 SCORE_THRESHOLD = 0.3
+CACHE_ENTRIES = 2048
+CACHE_MAX_CHARS = 20_000  # longer texts are rare and cheap to keep out of memory
 EXTRA_HINT = 'PII masking needs the privacy extra: pip install "habla[privacy]"'
 
 
@@ -63,11 +68,29 @@ class PiiDetector:
         self.entities = check_entities(entities if entities is not None else ENTITIES)
         self._to_label = {ENTITIES[name]: name for name in self.entities}
         self._engine = _build_engine(self.entities)
+        self._cache: OrderedDict[str, tuple[Span, ...]] = OrderedDict()
+        self._lock = threading.Lock()  # find() runs in worker threads
 
     def find(self, text: str) -> list[Span]:
         """Non-overlapping spans, in order; where two overlap the longer one wins."""
         if not text.strip():
             return []
+        if len(text) > CACHE_MAX_CHARS:
+            return self.analyze(text)
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return list(cached)
+        spans = self.analyze(text)
+        with self._lock:
+            self._cache[text] = tuple(spans)
+            if len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return spans
+
+    def analyze(self, text: str) -> list[Span]:
+        """:meth:`find` without the cache."""
         try:
             results = self._engine.analyze(
                 text=text,
