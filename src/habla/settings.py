@@ -34,7 +34,12 @@ def _csv(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="HABLA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="HABLA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Privacy: a refused value may be a secret (a key in a prompt): never echo inputs.
+        hide_input_in_errors=True,
     )
 
     # Where the database and indexes live.
