@@ -5,6 +5,11 @@ across messages, and placeholders restored even when a reply splits them across 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from habla.core.messages import Image, Message, Text
@@ -178,3 +183,35 @@ def test_results_are_cached_per_text(detector: PiiDetector) -> None:
     assert detector.find(text) == first == detector.analyze(text)
     first.clear()  # callers get a copy: the cached result stays intact
     assert len(detector.find(text)) == 1
+
+
+OFFLINE = """
+import os, socket
+attempts = []
+def connect(self, address):
+    attempts.append(address)
+    raise OSError("no network in this test")
+def getaddrinfo(*args, **kwargs):
+    attempts.append(args[0])
+    raise OSError("no name resolution in this test")
+socket.socket.connect = connect  # instrumentation: count attempts, allow none
+socket.getaddrinfo = getaddrinfo
+from habla.guards.pii import PiiDetector
+spans = PiiDetector().find("write to ana@example.co.uk or +34 612 345 678")
+cache = os.environ["XDG_CACHE_HOME"]
+print(len(spans), len(attempts), sorted(os.listdir(cache)) if os.path.isdir(cache) else [])
+"""
+
+
+def test_detection_never_touches_the_network_or_a_cache(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", OFFLINE], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().split(maxsplit=2) == ["2", "0", "[]"]

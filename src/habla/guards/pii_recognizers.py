@@ -2,6 +2,8 @@
 
 - Spanish DNI and NIE, Mexican CURP and RFC: pattern recognizers whose candidates must
   pass the check-digit validation in :mod:`habla.guards.pii_checks`.
+- Phone numbers, card numbers, IBANs: :class:`FinderRecognizer` over the faster and
+  broader finders in :mod:`habla.guards.pii_numbers`.
 - Secrets and API keys: one recognizer over :mod:`habla.guards.secrets`, the same list
   the output guard and the persona validation use.
 - Email: presidio's recognizer validates the domain with ``tldextract``, whose default
