@@ -80,7 +80,10 @@ def test_chat_with_named_persona_uses_its_prompt(launch: Launcher) -> None:
         response = api.http.post("/chat", json={"prompt": "hi", "persona": "pirate"})
         assert response.status_code == 200, response.text
         system = api.received()[0]["messages"][0]
-        assert system == {"role": "system", "text": "You talk like a pirate.", "images": []}
+        assert system["role"] == "system"
+        # The persona's prompt, then its canary (docs/privacy.md).
+        assert system["text"].startswith("You talk like a pirate.\n\n")
+        assert "hbl-canary-" in system["text"]
         assert api.conversations()[0]["persona"] == "pirate"
 
 

@@ -16,6 +16,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from habla.core.errors import ConfigError
+from habla.guards.pii import ENTITIES as PII_ENTITIES
+from habla.guards.pii import check_entities
+from habla.guards.secrets import find_secrets
+
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
 
 
@@ -30,7 +35,12 @@ def _csv(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="HABLA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="HABLA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Privacy: a refused value may be a secret (a key in a prompt): never echo inputs.
+        hide_input_in_errors=True,
     )
 
     # Where the database and indexes live.
@@ -163,6 +173,7 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
             raise ValueError("must be an http(s) URL such as https://api.telegram.org")
         return value.rstrip("/")
+
     # Guards: injection and moderation (docs/guardrails.md).
     injection_action: Literal["block", "flag", "log"] = "block"
     persona_guards: dict[str, Literal["block", "flag", "log"]] = Field(default_factory=dict)
@@ -177,6 +188,40 @@ class Settings(BaseSettings):
     def _check_guards(self) -> Settings:
         if self.moderation == "openai" and self.openai_api_key is None:
             raise ValueError("moderation='openai' needs an OpenAI API key (HABLA_OPENAI_API_KEY)")
+        return self
+
+    # Privacy: PII masking and output guards (habla.runtime.privacy, docs/privacy.md).
+    # Masking replaces PII with placeholders before the selected models see it and restores
+    # them in the reply; pii_mask_models holds model ids, backend kinds, "remote" (every
+    # backend that is not local) or "*".
+    pii_mask: bool = True
+    pii_entities: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(PII_ENTITIES))
+    pii_mask_models: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["remote"])
+    output_guards: bool = True
+    prompt_leak_chars: int = Field(default=60, ge=20, le=10_000)
+
+    _split_privacy_lists = field_validator("pii_entities", "pii_mask_models", mode="before")(_csv)
+
+    @field_validator("pii_entities")
+    @classmethod
+    def _known_entities(cls, value: list[str]) -> list[str]:
+        return check_entities(value)
+
+    @model_validator(mode="after")
+    def _no_secret_in_prompts(self) -> Settings:
+        """A system prompt is not a secret store (OWASP LLM07): refuse one holding a
+        credential. The message names the persona and the kind, never the value."""
+        try:
+            prompts = self.all_personas()
+        except ConfigError:
+            prompts = {"default": self.system_prompt, **self.personas}  # the runtime reports it
+        for persona, prompt in prompts.items():
+            found = find_secrets(prompt)
+            if found:
+                raise ValueError(
+                    f"the system prompt of persona {persona!r} contains a credential "
+                    f"({found[0].kind}); system prompts are not secret, remove it"
+                )
         return self
 
     _split_lists = field_validator("models", "cors_origins", "openai_vision_models", mode="before")(

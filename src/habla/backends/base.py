@@ -21,6 +21,9 @@ class Capabilities:
     context_window: int
     vision: bool = False
     tools: bool = False
+    # Runs in this process or on this machine: text sent to it never leaves the host, so
+    # PII masking (habla.guards.pii) may let it see the user's raw text.
+    local: bool = False
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from habla.core.options import ChatRequest
 class EchoBackend:
     def __init__(self, name: str = "echo", *, context_window: int = 8192) -> None:
         self._model_id = f"echo:{name}"
-        self._capabilities = Capabilities(context_window=context_window, vision=True)
+        self._capabilities = Capabilities(context_window=context_window, vision=True, local=True)
 
     @property
     def model_id(self) -> str:

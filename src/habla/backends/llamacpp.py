@@ -101,7 +101,7 @@ class LlamaCppBackend:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(context_window=self._n_ctx, vision=False)
+        return Capabilities(context_window=self._n_ctx, vision=False, local=True)
 
     @property
     def llama(self) -> Any:

@@ -83,7 +83,7 @@ class ScriptedBackend:
         self._model_id = f"scripted:{name}"
         self._replies = tuple(replies)
         self._next = 0
-        self._capabilities = Capabilities(context_window=context_window, vision=vision)
+        self._capabilities = Capabilities(context_window=context_window, vision=vision, local=True)
         self._record_path = record_path
         self.received: list[ChatRequest] = []
 

@@ -287,6 +287,8 @@ class PreparedTurn:
         finally:
             await _aclose(events)
             if finished is None:
+                # Output guards: text checked but still held back was produced all the same.
+                produced.append(getattr(events, "held", ""))
                 aborted = Finished(abort_reason, Usage())
                 await self._settle_in_background(reply_id, produced, aborted)
 

@@ -3,7 +3,9 @@ over the stream after it.
 
 Input guards see the newest user message (the one the caller just wrote). Output guards
 see a sliding window of the reply as it streams, so a violation that spans two deltas is
-still caught; a block ends the stream with ``finish_reason="content_filter"``.
+still caught; a block ends the stream with ``finish_reason="content_filter"``. The last
+``output_hold_chars`` characters are held back until the next delta (or the end) has been
+checked, so text that trips a guard never reaches the client, even in part.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from habla.core.errors import GuardBlocked
-from habla.core.events import Finished, StreamEvent, TextDelta, Usage
+from habla.core.events import Finished, StreamEvent, Usage
 from habla.core.messages import Message, Text
 from habla.guards.base import Guard, GuardContext, Verdict
 from habla.guards.limits import InputLimits
+from habla.guards.output_stream import GuardedStream
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class GuardPipeline:
     # Guards for text that is data, not the user's words: retrieved documents, forwarded
     # messages (see scan_untrusted).
     untrusted_guards: Sequence[Guard] = field(default_factory=tuple)
+    # Output guards: characters kept back so a match is found before any of it is sent.
+    output_hold_chars: int = 0
 
     async def check_input(
         self, messages: Sequence[Message], max_tokens: int | None, ctx: GuardContext
@@ -74,23 +79,18 @@ class GuardPipeline:
                 worst = verdict
         return worst
 
-    async def guard_output(
+    def guard_output(
         self, events: AsyncIterator[StreamEvent], ctx: GuardContext
     ) -> AsyncIterator[StreamEvent]:
+        """The reply through the output guards; see :mod:`habla.guards.output_stream`."""
         if not self.output_guards:
-            async for event in events:
-                yield event
-            return
-        window = ""
-        async for event in events:
-            if isinstance(event, TextDelta):
-                window = (window + event.text)[-OUTPUT_WINDOW_CHARS:]
-                blocked = await self._blocks_output(window, ctx)
-                if blocked is not None:
-                    await _close(events)
-                    yield blocked
-                    return
-            yield event
+            return events
+
+        async def check(window: str) -> Finished | None:
+            return await self._blocks_output(window, ctx)
+
+        hold = self.output_hold_chars
+        return GuardedStream(events, check, hold=hold, window=max(OUTPUT_WINDOW_CHARS, 4 * hold))
 
     async def _blocks_output(self, window: str, ctx: GuardContext) -> Finished | None:
         for guard in self.output_guards:
@@ -128,9 +128,3 @@ def _newest_user_turn(messages: Sequence[Message]) -> list[int]:
             break
         indexes.append(index)
     return indexes
-
-
-async def _close(events: AsyncIterator[StreamEvent]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        await aclose()

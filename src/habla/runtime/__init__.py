@@ -27,6 +27,7 @@ from habla.runtime.exposure import Exposure, check_exposure, weak_secret
 from habla.runtime.guards import build_input_guards
 from habla.runtime.limits import build_metering, build_signin_throttle
 from habla.runtime.models import build_backend
+from habla.runtime.privacy import build_privacy
 from habla.settings import Settings
 from habla.store.sql import SqlStore
 
@@ -62,22 +63,22 @@ class Runtime:
             exposure = await _exposure(settings, store, serving_on)
             metering.user_overrides = _overrides_from(store)
             metering.on_refused = accounts.limit_refused
-            models = ModelRegistry(
-                {
-                    model_id: build_backend(model_id, settings)
-                    for model_id in settings.served_models
-                },
-                settings.default_model,
+            # Privacy: PII masking of non-local backends, persona canaries, output guards.
+            privacy = build_privacy(
+                settings, {m: build_backend(m, settings) for m in settings.served_models}
             )
+            models = ModelRegistry(privacy.backends, settings.default_model)
             chat = ChatService(
                 models=models,
                 store=store,
-                personas=Personas(settings.all_personas()),
-                guards=GuardPipeline(
-                    _input_limits(settings),
-                    input_guards=guarding.input,
-                    output_guards=guarding.output,
-                    untrusted_guards=guarding.untrusted,
+                personas=Personas(privacy.personas),
+                guards=privacy.guard(
+                    GuardPipeline(
+                        _input_limits(settings),
+                        input_guards=guarding.input,
+                        output_guards=guarding.output,
+                        untrusted_guards=guarding.untrusted,
+                    )
                 ),
                 defaults=Defaults(max_tokens=settings.default_max_tokens),
                 metering=metering,
