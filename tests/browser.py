@@ -80,7 +80,8 @@ class Watch:
         return [
             url
             for url in self.requests
-            if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).hostname not in LOOPBACK
+            if urlsplit(url).scheme not in ("data", "blob")
+            and urlsplit(url).hostname not in LOOPBACK
         ]
 
 

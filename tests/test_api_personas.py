@@ -71,4 +71,3 @@ def test_personas_refuse_other_methods(launch: Launcher) -> None:
         response = api.http.post("/v1/personas", json={"name": "evil", "prompt": "x"})
         assert_openai_error(response, 405)
         assert [p["name"] for p in api.http.get("/v1/personas").json()["data"]] == ["default"]
-

@@ -154,9 +154,10 @@ def test_sign_in_stream_reload_rename_delete(
 
 
 def test_stop_ends_a_long_reply(browser: Browser, watch: Watch, tmp_path: Path) -> None:
-    with habla_server(tmp_path, [{"text": LONG_REPLY, "delay": 0.05}]) as server, api(
-        server
-    ) as http:
+    with (
+        habla_server(tmp_path, [{"text": LONG_REPLY, "delay": 0.05}]) as server,
+        api(server) as http,
+    ):
         page = open_page(browser, watch, server.url, DESKTOP)
         sign_in(page)
         send(page, "Count for me")
@@ -196,7 +197,9 @@ def assert_inert(page: Page, watch: Watch) -> None:
     images = page.evaluate("() => [...document.images].map(i => i.getAttribute('src'))")
     assert images == []
     assert page.evaluate("() => document.scripts.length") == 1
-    hrefs = reply.locator("a").evaluate_all("links => links.map(a => [a.textContent, a.href, a.rel])")
+    hrefs = reply.locator("a").evaluate_all(
+        "links => links.map(a => [a.textContent, a.href, a.rel])"
+    )
     assert hrefs == [
         ["image: x", "https://evil.example/x.png", "noopener noreferrer nofollow"],
         ["docs", "https://example.org/docs", "noopener noreferrer nofollow"],
@@ -221,9 +224,7 @@ def test_markup_in_a_reply_is_inert(browser: Browser, watch: Watch, tmp_path: Pa
         assert watch.errors == []
 
 
-def test_errors_in_plain_words_and_images(
-    browser: Browser, watch: Watch, tmp_path: Path
-) -> None:
+def test_errors_in_plain_words_and_images(browser: Browser, watch: Watch, tmp_path: Path) -> None:
     replies = [{"text": "", "fail": "unavailable"}, "I see a tiny image.", "Third reply."]
     env = {
         "HABLA_MODELS": "llamacpp:smollm2",  # text-only, and never loaded by this test

@@ -20,14 +20,11 @@ from habla.interfaces.api import (
     health_routes,
     me_routes,
     openai_routes,
+    persona_routes,
 )
-
-# Web chat page + personas listing (issue #6): the page is served by this app, same port.
-from habla.interfaces.api import persona_routes
-from habla.interfaces.web import routes as web_routes
-
 from habla.interfaces.api.body_limit import BodySizeLimit
 from habla.interfaces.api.errors import install_error_handlers
+from habla.interfaces.web import routes as web_routes
 from habla.runtime import Runtime
 from habla.settings import Settings
 

@@ -40,7 +40,7 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
 
 def run_streamlit(settings: Settings, args: argparse.Namespace) -> int:
     command = streamlit_command(args)
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     env = {**os.environ, "HABLA_API_URL": args.api_url or f"http://{host}:{settings.port}"}
     os.execve(command[0], command, env)  # noqa: S606 - our own interpreter and arguments
     return 0  # not reached

@@ -46,7 +46,10 @@ def _connection() -> HablaClient:
         "Server URL", value=os.environ.get("HABLA_API_URL", DEFAULT_URL), key="api_url"
     )
     key = st.sidebar.text_input(
-        "API key", value=os.environ.get("HABLA_API_KEY", ""), type="password", key="api_key",
+        "API key",
+        value=os.environ.get("HABLA_API_KEY", ""),
+        type="password",
+        key="api_key",
         help="Not needed for a local server without accounts.",
     )
     return HablaClient(url, key.strip() or None)

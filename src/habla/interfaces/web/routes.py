@@ -51,8 +51,9 @@ def _asset(name: str) -> bytes:
 
 @router.get("/")
 async def page() -> Response:
-    return Response(_asset("index.html"), media_type="text/html; charset=utf-8",
-                    headers=SECURITY_HEADERS)
+    return Response(
+        _asset("index.html"), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS
+    )
 
 
 @router.get("/static/{name}")

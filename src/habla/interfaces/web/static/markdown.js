@@ -1,5 +1,5 @@
 // A small markdown renderer that builds DOM nodes: text only ever enters the page
-// through createElement/textContent, never through innerHTML, so nothing a user or a
+// through createElement/textContent, never through an HTML parser, so nothing a user or a
 // model writes can become markup, script or an event handler (OWASP LLM05).
 //
 // Supported: paragraphs, headings, lists (nested by indent), block quotes, fenced code
