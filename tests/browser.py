@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,9 @@ class Watch:
             dialog.dismiss()
 
         def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
+            # HTTP errors the page handles (401 before sign-in, 429, ...) are logged by the
+            # browser as "Failed to load resource"; script errors are what this is about.
+            if message.type == "error" and not message.text.startswith("Failed to load"):
                 self.errors.append(message.text)
 
         def on_request(request: Request) -> None:
@@ -124,6 +127,8 @@ def habla_server(
         values["HABLA_JWT_SECRET"] = SECRET
         url = Settings(_env_file=None, data_dir=data).resolved_database_url  # type: ignore[call-arg]
         data.mkdir(parents=True, exist_ok=True)
-        keys = seed_accounts(url)
+        # Playwright's sync API keeps an event loop running in this thread: seed in another.
+        with ThreadPoolExecutor(1) as pool:
+            keys = pool.submit(seed_accounts, url).result()
     with HablaProcess(values, log_path=tmp / "serve.log") as server:
         yield PageServer(server.url, keys, record)

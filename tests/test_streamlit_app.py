@@ -84,19 +84,22 @@ def test_chat_streams_keeps_history_and_uses_the_persona(
     app.chat_input[0].set_value("Hello there").run()
     assert not app.exception
     assert chat_text(app) == [("user", "Hello there"), ("assistant", "Ahoy, **matey**!")]
-    assert "reply tokens" in app.caption[-1].value
+    assert "reply tokens" in app.chat_message[-1].caption[0].value
     assert api.received()[-1]["messages"][0] == {"role": "system", "text": PIRATE, "images": []}
 
     app.chat_input[0].set_value("Show me").run()  # continues the same conversation
     assert chat_text(app)[-1] == ("assistant", "Look: \\![x](https://evil.example/x.png)")
-    conversations = api.conversations()
+    ana = {"Authorization": f"Bearer {keys['ana']}"}
+    conversations = api.http.get("/v1/conversations", headers=ana).json()["data"]
     assert len(conversations) == 1
-    assert [m["role"] for m in api.messages(conversations[0]["id"])] == ["user", "assistant"] * 2
+    path = f"/v1/conversations/{conversations[0]['id']}/messages"
+    messages = api.http.get(path, headers=ana).json()["data"]
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2
 
     # A fresh session picks the conversation from the server's list and shows its history.
     fresh = connect(api.url, keys["ana"])
     picker = fresh.selectbox(key="pick")
-    assert picker.options[1:] == [conversations[0]["id"]]
+    assert picker.options == ["New chat", "Hello there"]  # titles, as the user sees them
     picker.set_value(conversations[0]["id"]).run()
     assert [name for name, _ in chat_text(fresh)] == ["user", "assistant"] * 2
     assert chat_text(fresh)[1] == ("assistant", "Ahoy, **matey**!")
