@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Request, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    Request,
+    expect,
+    sync_playwright,
+)
 
 from habla.settings import Settings
 from seeding import SECRET, seed_accounts
@@ -43,12 +51,36 @@ WAIT_MS = 60_000  # an upper bound for the page to show something; normally far 
 def chromium() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     assert executable, "these tests need Debian's chromium: apt-get install -y chromium"
+    # Waits are upper bounds on a busy machine (2 cores shared), never speed assertions.
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:
             browser.close()
+
+
+RECORD_REPLY_STATES = """() => { window.__seen = [];
+  new MutationObserver(() => {
+    const bodies = document.querySelectorAll('.message.assistant .body');
+    if (bodies.length) window.__seen.push(bodies[bodies.length - 1].textContent);
+  }).observe(document.getElementById('messages'),
+             {subtree: true, childList: true, characterData: true}); }"""
+
+
+def record_reply_states(page: Page) -> None:
+    """From now on, note every text the newest reply shows (see :func:`reply_states`)."""
+    page.evaluate(RECORD_REPLY_STATES)
+
+
+def reply_states(page: Page) -> list[str]:
+    """The distinct non-empty texts the newest reply has shown, in order."""
+    seen: list[str] = []
+    for text in page.evaluate("window.__seen"):
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+    return seen
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from browser import DESKTOP, WAIT_MS, Watch, chromium
+from browser import DESKTOP, WAIT_MS, Watch, chromium, record_reply_states, reply_states
 from servers import OUTPUT_DIR, HablaProcess
 
 SHOTS = OUTPUT_DIR / "web"
@@ -25,12 +25,14 @@ def test_chat_with_the_embedded_model_in_local_mode(tmp_path: Path) -> None:
         expect(page.locator("#who")).to_have_text("local mode")
         expect(page.locator("#signin")).to_be_hidden()
         expect(page.locator("#model")).to_have_value("llamacpp:smollm2")
+        record_reply_states(page)
         page.fill("#prompt", "What is the capital of France?")
         page.press("#prompt", "Enter")
         meta = page.locator(".message.assistant .meta")
-        expect(meta).to_contain_text("reply tokens")
+        expect(meta).to_contain_text("reply tokens", timeout=WAIT_MS * 3)
         reply = page.locator(".message.assistant .body").inner_text()
         assert reply.strip(), "the embedded model answered nothing"
+        assert len(reply_states(page)) >= 2, reply_states(page)  # it streamed in
         expect(page.locator("#conversations li")).to_have_count(1)
         page.screenshot(path=str(SHOTS / "embedded-model.png"))
         assert watch.errors == []

@@ -15,7 +15,17 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from browser import DESKTOP, PHONE, WAIT_MS, PageServer, Watch, chromium, habla_server
+from browser import (
+    DESKTOP,
+    PHONE,
+    WAIT_MS,
+    PageServer,
+    Watch,
+    chromium,
+    habla_server,
+    record_reply_states,
+    reply_states,
+)
 from seeding import PASSWORD
 from servers import OUTPUT_DIR
 
@@ -99,21 +109,12 @@ def test_sign_in_stream_reload_rename_delete(
         expect(page.locator("#signin-error")).to_have_text("That name and password do not match.")
         sign_in(page)
 
-        # Record every state the reply goes through while it streams.
-        page.evaluate(
-            """() => { window.__seen = [];
-              new MutationObserver(() => {
-                const b = document.querySelectorAll('.message.assistant .body');
-                if (b.length) window.__seen.push(b[b.length - 1].textContent);
-              }).observe(document.getElementById('messages'),
-                         {subtree: true, childList: true, characterData: true}); }"""
-        )
+        record_reply_states(page)  # every state the reply goes through
         send(page, "Hello habla")
         wait_for_reply_done(page)
-        seen = [text for text in page.evaluate("window.__seen") if text]
-        final = last_reply(page)
-        assert "Here is habla at work" in final
-        assert len(set(seen)) >= 3, seen  # it grew piece by piece, not all at once
+        seen = reply_states(page)
+        assert "Here is habla at work" in last_reply(page)
+        assert len(seen) >= 3, seen  # it grew piece by piece, not all at once
         reply = page.locator(".message.assistant").last
         expect(reply.locator("strong")).to_have_text("habla")
         expect(reply.locator("ul li")).to_have_count(2)
@@ -159,7 +160,12 @@ def test_stop_ends_a_long_reply(browser: Browser, watch: Watch, tmp_path: Path) 
         api(server) as http,
     ):
         page = open_page(browser, watch, server.url, DESKTOP)
-        sign_in(page)
+        page.fill("#signin-key", "hbl_not_a_key")
+        page.press("#signin-key", "Enter")
+        expect(page.locator("#signin-error")).to_have_text("That API key is not valid.")
+        page.fill("#signin-key", server.keys["ana"])  # an API key instead of a password
+        page.press("#signin-key", "Enter")
+        expect(page.locator("#who")).to_have_text("signed in as ana")
         send(page, "Count for me")
         expect(page.locator(".message.assistant .body").last).to_contain_text("word5")
         expect(page.locator("#send")).to_be_hidden()
@@ -180,6 +186,11 @@ def test_stop_ends_a_long_reply(browser: Browser, watch: Watch, tmp_path: Path) 
 
         page.reload()
         expect(page.locator(".message.assistant .meta")).to_have_text("stopped before the end")
+        page.click("#signout")
+        expect(page.locator("#signin")).to_be_visible()
+        page.reload()  # the key was forgotten
+        expect(page.locator("#signin")).to_be_visible()
+        expect(page.locator("#app")).to_be_hidden()
         assert watch.errors == []
 
 
