@@ -47,6 +47,18 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 
+# Fires a paste or drop event carrying one PNG-typed file of the given size, the way the
+# browser does when a user pastes or drops an image.
+EVENT_WITH_FILE = """([kind, target, size]) => {
+  const data = new DataTransfer();
+  data.items.add(new File([new Uint8Array(size)], 'image.png', {type: 'image/png'}));
+  const init = {bubbles: true, cancelable: true};
+  const event = kind === 'paste'
+    ? new ClipboardEvent('paste', {...init, clipboardData: data})
+    : new DragEvent('drop', {...init, dataTransfer: data});
+  document.querySelector(target).dispatchEvent(event);
+}"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
@@ -120,7 +132,12 @@ def test_sign_in_stream_reload_rename_delete(
         expect(reply.locator("ul li")).to_have_count(2)
         expect(reply.locator("table td").first).to_have_text("tables")
         expect(reply.locator(".code-block code")).to_have_text("print('hello')")
-        expect(reply.locator(".code-block button.copy")).to_have_text("Copy")
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+        copy = reply.locator(".code-block button.copy")
+        expect(copy).to_have_text("Copy")
+        copy.click()
+        expect(copy).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == "print('hello')"
         expect(page.locator("#usage")).to_contain_text("requests left this minute")
         items = page.locator("#conversations li")
         expect(items).to_have_count(1)
@@ -273,6 +290,18 @@ def test_errors_in_plain_words_and_images(browser: Browser, watch: Watch, tmp_pa
         assert server.received()[-1]["messages"][-1]["images"] == [
             {"mime": "image/png", "bytes": len(PNG)}
         ]
+
+        # Paste and drop attach too; more than 20 MB is refused before any upload.
+        page.evaluate(EVENT_WITH_FILE, ["paste", "#prompt", 64])
+        expect(page.locator("#attachments img")).to_have_count(1)
+        page.evaluate(EVENT_WITH_FILE, ["drop", "#chat", 64])
+        expect(page.locator("#attachments img")).to_have_count(2)
+        page.evaluate(EVENT_WITH_FILE, ["drop", "#chat", 20 * 1024 * 1024 + 1])
+        expect(error).to_contain_text("is larger than 20 MB")
+        expect(page.locator("#attachments img")).to_have_count(2)
+        page.click("#attachments button >> nth=0")
+        page.click("#attachments button >> nth=0")
+        expect(page.locator("#attachments img")).to_have_count(0)
 
         send(page, "once more")  # 3rd request
         wait_for_reply_done(page)
