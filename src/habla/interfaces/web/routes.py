@@ -40,6 +40,7 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
     "markdown.js": "text/javascript; charset=utf-8",
+    "images.js": "text/javascript; charset=utf-8",
     "view.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
@@ -49,15 +50,17 @@ def _asset(name: str) -> bytes:
     return (resources.files("habla.interfaces.web") / "static" / name).read_bytes()
 
 
+# Plain ``def`` routes: FastAPI runs them in its thread pool, so file reads never block
+# the event loop.
 @router.get("/")
-async def page() -> Response:
+def page() -> Response:
     return Response(
         _asset("index.html"), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS
     )
 
 
 @router.get("/static/{name}")
-async def asset(name: str) -> Response:
+def asset(name: str) -> Response:
     media_type = ASSETS.get(name)
     if media_type is None:
         raise NotFound(f"no such file: /static/{name}")

@@ -4,13 +4,12 @@
 // comes back to it.
 
 import { Api, ApiError } from "./api.js";
+import { Attachments } from "./images.js";
 import {
   $, contentOf, conversationNode, el, messageNode, plainError, quotaLine, usageLine,
 } from "./view.js";
 
 const TOKEN_KEY = "habla.token";
-const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/webp", "image/gif"]);
-const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 
 const state = {
   api: new Api(localStorage.getItem(TOKEN_KEY)),
@@ -18,7 +17,6 @@ const state = {
   conversationId: null,
   models: [],
   personas: [],
-  images: [], // data: URLs waiting to be sent
   controller: null, // the AbortController of the reply streaming now
 };
 
@@ -102,11 +100,6 @@ $("signout").addEventListener("click", () => {
 
 async function enter(me) {
   state.local = me.authenticated_by === "local";
-  $("who").textContent = state.local ? "local mode" : `signed in as ${me.name}`;
-  show("signout", !state.local);
-  show("loading", false);
-  show("signin", false);
-  show("app", true);
   const [models, personas] = await Promise.all([
     state.api.get("/v1/models"), state.api.get("/v1/personas"),
   ]);
@@ -114,6 +107,12 @@ async function enter(me) {
   state.personas = personas.data;
   fillPickers();
   await refreshConversations();
+  // Shown only now: a message sent before the pickers were filled would go nowhere.
+  $("who").textContent = state.local ? "local mode" : `signed in as ${me.name}`;
+  show("signout", !state.local);
+  show("loading", false);
+  show("signin", false);
+  show("app", true);
   const wanted = new URLSearchParams(location.hash.slice(1)).get("c");
   if (wanted) await openConversation(wanted);
   else newChat();
@@ -146,11 +145,19 @@ function describePersona() {
   $("persona-description").textContent = p ? p.description : "";
 }
 $("persona").addEventListener("change", describePersona);
-$("model").addEventListener("change", () => checkImages());
 
 function currentModel() {
   return state.models.find((m) => m.id === $("model").value) || null;
 }
+
+const attachments = new Attachments({
+  canSee: () => {
+    const model = currentModel();
+    return model && { id: model.id, vision: Boolean(model.habla && model.habla.vision) };
+  },
+  report: showError,
+});
+$("model").addEventListener("change", () => attachments.check());
 
 // -- conversations ----------------------------------------------------------------------
 
@@ -252,10 +259,10 @@ $("stop").addEventListener("click", () => { stopReply(); $("prompt").focus(); })
 
 async function send() {
   const text = $("prompt").value.trim();
-  if ((!text && !state.images.length) || state.controller) return;
-  if (!checkImages()) return;
+  if ((!text && !attachments.count) || state.controller) return;
+  if (!attachments.check()) return;
   showError("");
-  const images = state.images.slice();
+  const images = attachments.take();
   const content = images.length
     ? [{ type: "text", text }, ...images.map((url) => ({ type: "image_url", image_url: { url } }))]
     : text;
@@ -270,7 +277,6 @@ async function send() {
   const reply = messageNode("assistant", "");
   $("messages").append(mine.item, reply.item);
   $("prompt").value = "";
-  clearImages();
   reply.item.scrollIntoView({ block: "end" });
   state.controller = new AbortController();
   busy(true);
@@ -328,74 +334,6 @@ async function refreshQuota() {
     // the quota line is informative only
   }
 }
-
-// -- images ----------------------------------------------------------------------------
-
-function checkImages() {
-  const model = currentModel();
-  if (state.images.length && model && !(model.habla && model.habla.vision)) {
-    showError(`The model ${model.id} reads text only and cannot see images. Pick a model marked “reads images”, or remove the image.`);
-    return false;
-  }
-  if (state.images.length) showError("");
-  return true;
-}
-
-function addImage(file) {
-  if (!IMAGE_TYPES.has(file.type)) {
-    showError(`“${file.name}” is not a PNG, JPEG, WebP or GIF image.`);
-    return;
-  }
-  if (file.size > MAX_IMAGE_BYTES) {
-    showError(`“${file.name}” is larger than 20 MB.`);
-    return;
-  }
-  const reader = new FileReader();
-  reader.addEventListener("load", () => {
-    state.images.push(reader.result);
-    drawImages();
-    checkImages();
-  });
-  reader.readAsDataURL(file);
-}
-
-function drawImages() {
-  const nodes = state.images.map((url, index) => {
-    const wrap = el("div", "thumb");
-    const img = el("img");
-    img.src = url;
-    img.alt = `image ${index + 1} to send`;
-    const remove = el("button", "small", "Remove");
-    remove.type = "button";
-    remove.setAttribute("aria-label", `Remove image ${index + 1}`);
-    remove.addEventListener("click", () => {
-      state.images.splice(index, 1);
-      drawImages();
-      checkImages();
-      $("prompt").focus();
-    });
-    wrap.append(img, remove);
-    return wrap;
-  });
-  $("attachments").replaceChildren(...nodes);
-}
-
-function clearImages() { state.images = []; drawImages(); }
-
-$("attach").addEventListener("click", () => $("file").click());
-$("file").addEventListener("change", () => {
-  for (const file of $("file").files) addImage(file);
-  $("file").value = "";
-});
-$("prompt").addEventListener("paste", (event) => {
-  const files = [...(event.clipboardData ? event.clipboardData.files : [])];
-  if (files.length) { event.preventDefault(); files.forEach(addImage); }
-});
-$("chat").addEventListener("dragover", (event) => event.preventDefault());
-$("chat").addEventListener("drop", (event) => {
-  event.preventDefault();
-  for (const file of event.dataTransfer.files) addImage(file);
-});
 
 // -- phone layout: the conversation list folds away --------------------------------------
 
