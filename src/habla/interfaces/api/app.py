@@ -20,9 +20,11 @@ from habla.interfaces.api import (
     health_routes,
     me_routes,
     openai_routes,
+    persona_routes,
 )
 from habla.interfaces.api.body_limit import BodySizeLimit
 from habla.interfaces.api.errors import install_error_handlers
+from habla.interfaces.web import routes as web_routes
 from habla.runtime import Runtime
 from habla.settings import Settings
 
@@ -45,6 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
     routers = (health_routes, openai_routes, chat_routes, conversation_routes, me_routes)
     for module in (*routers, account_routes):
         app.include_router(module.router)
+    # Web chat page (issue #6): GET /v1/personas for its picker, and the page itself.
+    app.include_router(persona_routes.router)
+    app.include_router(web_routes.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -32,6 +32,7 @@ from habla.interfaces.api.streaming import (
     wait_for_disconnect,
 )
 from habla.limits.rules import ratelimit_headers
+from habla.runtime import Runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -179,7 +180,23 @@ def _error_event(exc: HablaError) -> bytes:
 async def list_models(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     created = 0
     data = [
-        {"id": model_id, "object": "model", "created": created, "owned_by": "habla"}
+        {
+            "id": model_id,
+            "object": "model",
+            "created": created,
+            "owned_by": "habla",
+            "habla": _model_extras(runtime, model_id),
+        }
         for model_id in runtime.models.ids
     ]
     return {"object": "list", "data": data}
+
+
+def _model_extras(runtime: Runtime, model_id: str) -> dict[str, Any]:
+    """What a chat page needs to know before sending: default, images, context size."""
+    capabilities = runtime.models.resolve(model_id).capabilities
+    return {
+        "default": model_id == runtime.models.default_id,
+        "vision": capabilities.vision,
+        "context_window": capabilities.context_window,
+    }

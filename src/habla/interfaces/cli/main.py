@@ -17,6 +17,7 @@ from habla.core.errors import HablaError
 from habla.interfaces.cli.admin import add_parsers as add_admin_parsers
 from habla.interfaces.cli.admin import run_admin
 from habla.interfaces.cli.data import DATA_KEY_ACTIONS, add_purge_parser, run_data
+from habla.interfaces.cli.streamlit_cmd import add_parser as add_streamlit_parser
 from habla.settings import Settings
 
 
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     from habla.interfaces.telegram.cli import add_parser as add_telegram_parser
 
     add_telegram_parser(sub)
+    add_streamlit_parser(sub)  # Streamlit app (issue #6)
     return parser
 
 
@@ -86,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from habla.interfaces.cli.models import print_models
 
             return print_models(settings)
+        if args.command == "streamlit":  # Streamlit app (issue #6)
+            from habla.interfaces.cli.streamlit_cmd import run_streamlit
+
+            return run_streamlit(settings, args)
     except HablaError as exc:
         print(f"habla: {exc.message}", file=sys.stderr)
         return 2 if exc.code == "config_error" else 1

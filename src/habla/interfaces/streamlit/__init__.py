@@ -1,0 +1,1 @@
+"""The Streamlit chat app (``habla streamlit``): a thin client of the HTTP API."""

@@ -1,0 +1,1 @@
+"""The browser chat page: static files served by the API app, talking to the API over HTTP."""
