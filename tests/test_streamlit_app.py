@@ -85,7 +85,9 @@ def test_chat_streams_keeps_history_and_uses_the_persona(
     assert not app.exception
     assert chat_text(app) == [("user", "Hello there"), ("assistant", "Ahoy, **matey**!")]
     assert "reply tokens" in app.chat_message[-1].caption[0].value
-    assert api.received()[-1]["messages"][0] == {"role": "system", "text": PIRATE, "images": []}
+    system = api.received()[-1]["messages"][0]
+    assert system["role"] == "system"
+    assert system["text"].startswith(PIRATE + "\n\n")  # then its canary (docs/privacy.md)
 
     app.chat_input[0].set_value("Show me").run()  # continues the same conversation
     assert chat_text(app)[-1] == ("assistant", "Look: \\![x](https://evil.example/x.png)")
