@@ -1,7 +1,9 @@
 """Injection guard and local moderation: detection, false positives and latency.
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
-split (rules were tuned on ``train`` only; ``heldout`` is the honest number). Latency is
+split: rules were tuned on ``train`` only; ``heldout2`` was written by hand and committed
+before the last round of tuning and never tuned on, so it is the honest number (see
+``tests/data/make_injection_corpus.py`` for how the split was made). Latency is
 measured on a 4,000-character message, as p50/p95 CPU time over many runs, and printed as a ratio
 to a naive baseline measured in the same run: ``str.lower`` plus ``in`` over every rule
 keyword (what a keyword blocklist would cost). Run through ``benchmarks/guards.py``.
@@ -32,7 +34,7 @@ PARAGRAPH = (
 def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float, int, int]]:
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     rates: dict[str, tuple[float, float, int, int]] = {}
-    for split in ("train", "heldout"):
+    for split in ("train", "heldout2"):
         attacks = [r["text"] for r in rows if r["split"] == split and r["label"] == "attack"]
         benign = [r["text"] for r in rows if r["split"] == split and r["label"] == "benign"]
         caught = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in attacks)

