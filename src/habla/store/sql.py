@@ -101,7 +101,8 @@ class SqlStore(SqlData, SqlRetention, SqlAccounts, SqlTelegram):
 
     async def start(self) -> None:
         """Connect once (a clear :class:`ConfigError` if that fails), migrate to head, then
-        check that the keyring opens every encrypted row (a :class:`ConfigError` if not)."""
+        check that the keyring holds every key the rows were encrypted under (a
+        :class:`ConfigError` naming the missing key ids if not)."""
         _ensure_sqlite_directory(self._url)
         await _check_reachable(self._engine, self._url)
         await _verify_wal(self._engine, self._url)
@@ -199,6 +200,8 @@ class SqlStore(SqlData, SqlRetention, SqlAccounts, SqlTelegram):
     ) -> StoredMessage:
         now = _now()
         message_id = _new_id()
+        # Sealed before the transaction: no encryption while holding the write lock.
+        parts, key_id = self._seal_parts(message.parts, message_id)
         async with self._engine.begin() as conn:
             # The UPDATE comes first on purpose: it checks ownership and takes the write
             # lock (a row lock on PostgreSQL, the database lock on SQLite) before max(seq)
@@ -217,7 +220,6 @@ class SqlStore(SqlData, SqlRetention, SqlAccounts, SqlTelegram):
                 )
             )
             seq = int(last.scalar_one()) + 1
-            parts, key_id = self._seal_parts(message.parts, message_id)
             await conn.execute(
                 insert(messages).values(
                     id=message_id,
