@@ -199,7 +199,9 @@ async def test_habla_telegram_polls_until_told_to_stop(
     }
     log = tmp_path / "telegram.log"
     with log.open("wb") as out:
-        child = subprocess.Popen([str(HABLA), "telegram"], env=env, stdout=out, stderr=out)
+        child = await asyncio.to_thread(
+            subprocess.Popen, [str(HABLA), "telegram"], env=env, stdout=out, stderr=out
+        )
     try:
         await fake.wait_for(lambda: fake.calls("getUpdates"), timeout=120)
         fake.user_message("hi from the CLI", user_id=7)

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from telegram import Bot, Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from habla.core.errors import BackendUnavailable, ConfigError
@@ -130,16 +130,25 @@ async def running_bot(
 
 
 async def initialize_checked(application: Application) -> None:  # type: ignore[type-arg]
+    """``initialize`` (it calls getMe, which checks the token), with errors translated. On
+    failure the HTTP clients it opened are closed here: PTB's own shutdown skips a bot
+    that never finished initializing."""
     try:
-        await application.initialize()  # calls getMe: checks the token
-    except InvalidToken as exc:
-        raise ConfigError("Telegram refused the bot token (check HABLA_TELEGRAM_TOKEN)") from exc
-    except NetworkError as exc:
-        raise BackendUnavailable(
-            f"cannot reach the Telegram Bot API: {type(exc).__name__}"
-        ) from exc
+        await application.initialize()
     except TelegramError as exc:
-        raise ConfigError(f"the Telegram Bot API refused to start the bot: {exc.message}") from exc
+        await application.bot.shutdown()
+        raise _translated(exc) from None  # PTB's InvalidToken message quotes the token
+    except BaseException:
+        await application.bot.shutdown()
+        raise
+
+
+def _translated(exc: TelegramError) -> Exception:
+    if isinstance(exc, InvalidToken):
+        return ConfigError("Telegram refused the bot token (check HABLA_TELEGRAM_TOKEN)")
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+        return BackendUnavailable(f"cannot reach the Telegram Bot API: {type(exc).__name__}")
+    return ConfigError("the Telegram Bot API refused to start the bot")
 
 
 @asynccontextmanager
