@@ -202,8 +202,8 @@ def test_the_server_sweeper_purges_on_its_own(
     # A sweep can run while the rows are being aged, and so take only part of them; the
     # sweeps between them took everything, each audited with its own counts.
     totals: dict[str, int] = {}
-    for purge in purges:
-        for name, count in (pair.split("=") for pair in purge.detail.split()[:3]):
+    for row in purges:
+        for name, count in (pair.split("=") for pair in row.detail.split()[:3]):
             totals[name] = totals.get(name, 0) + int(count)
     assert totals == {"messages": 2, "usage": 1, "conversations": 1}
     assert all(MARKER not in r.detail for r in rows)
