@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,34 +20,16 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 import pgtest
+import storetest
 from habla.core.errors import Conflict, InvalidRequest, NotFound
 from habla.store.accounts import AccountStore, AuditEntry, UserLimits
-from habla.store.memory import MemoryStore
 from habla.store.schema import VERSION_TABLE, metadata
 from habla.store.sql import SqlStore
+from storetest import sqlite_url
 
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    url = pgtest.create_database()
-    yield url
-    pgtest.drop_database(url)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AccountStore]:
-    made: MemoryStore | SqlStore
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'habla.db'}")
-    else:
-        made = SqlStore(request.getfixturevalue("pg_url"))
-    try:
-        await made.start()
-        yield made
-    finally:
-        await made.close()
+# The shared store fixtures (storetest.py), bound here so that pytest finds them.
+pg_url = storetest.pg_url
+store = storetest.store
 
 
 @pytest.fixture
@@ -321,7 +302,7 @@ async def test_migrated_account_schema_matches_metadata(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        url = sqlite_url(tmp_path / "fresh.db")
     else:
         url = pgtest.create_database()
         request.addfinalizer(lambda: pgtest.drop_database(url))

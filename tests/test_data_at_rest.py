@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,40 +13,22 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-import pgtest
+import storetest
 from habla.core.errors import ConfigError, StoredDataError
 from habla.core.messages import Image, Message, Text
 from habla.store.crypto import Keyring, new_key
 from habla.store.migrations import alembic_config
 from habla.store.sql import SqlStore
+from storetest import opened, sqlite_url
 
 USER = "alice"
 SECRET = "my card is 4111 1111 1111 1111"
 TITLE = "Quarterly layoffs plan"
 
 
-@pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
-    url = pgtest.create_database()
-    yield url
-    pgtest.drop_database(url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'habla.db'}"
-    return str(request.getfixturevalue("fresh_pg_url"))
-
-
-@contextlib.asynccontextmanager
-async def opened(url: str, keyring: Keyring | None) -> AsyncIterator[SqlStore]:
-    store = SqlStore(url, keyring=keyring)
-    try:
-        await store.start()
-        yield store
-    finally:
-        await store.close()
+# The shared store fixtures (storetest.py), bound here so that pytest finds them.
+fresh_pg_url = storetest.fresh_pg_url
+url = storetest.url
 
 
 async def raw_rows(store: SqlStore, sql: str, **params: Any) -> list[Any]:
@@ -93,7 +74,7 @@ async def test_content_and_titles_are_ciphertext_on_disk(url: str) -> None:
 
 async def test_sqlite_file_and_wal_hold_no_plaintext(tmp_path: Path) -> None:
     path = tmp_path / "habla.db"
-    async with opened(f"sqlite+aiosqlite:///{path}", Keyring.from_settings(new_key())) as store:
+    async with opened(sqlite_url(path), Keyring.from_settings(new_key())) as store:
         conv_id, ids = await seed(store)
         await store.update_message_text(
             ids[2], user_id=USER, text="edited reply", status="complete"
@@ -267,7 +248,7 @@ async def test_downgrade_is_refused_while_rows_are_encrypted(url: str) -> None:
 
 
 async def test_sqlite_secure_delete_is_on(tmp_path: Path) -> None:
-    async with opened(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", None) as store:
+    async with opened(sqlite_url(tmp_path / "h.db"), None) as store:
         assert (await raw_rows(store, "PRAGMA secure_delete"))[0][0] == 1
     with contextlib.closing(sqlite3.connect(tmp_path / "h.db")) as raw:
         assert raw.execute("SELECT count(*) FROM messages").fetchone() == (0,)

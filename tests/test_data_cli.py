@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text, update
 
-import pgtest
+import storetest
 from cli_runner import run
 from habla.core.errors import ConfigError
 from habla.core.messages import Message
@@ -31,7 +31,7 @@ SECRET = "my IBAN is ES91 2100 0418 4502 0005 1332"
 
 
 def _db(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'habla.db'}"
+    return storetest.sqlite_url(tmp_path / "data" / "habla.db")
 
 
 def _seed(url: str, key: str | None, *, age_days: int = 0) -> str:
@@ -190,18 +190,14 @@ def _count(url: str) -> int:
 # -- through the API ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
-    url = pgtest.create_database()
-    yield url
-    pgtest.drop_database(url)
+# The shared fixture (storetest.py), bound here so that pytest finds it.
+fresh_pg_url = storetest.fresh_pg_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return _db(tmp_path)
-    return str(request.getfixturevalue("fresh_pg_url"))
+    # SQLite: the same file as ``_db``.
+    return storetest.empty_database(request, tmp_path / "data" / "habla.db")
 
 
 def test_api_round_trip_is_encrypted_at_rest(

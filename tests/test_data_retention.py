@@ -6,9 +6,8 @@ and the server's background sweeper does it on its own."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-import pgtest
+import storetest
 from habla.core.events import Usage
 from habla.core.messages import Image, Message, Text
 from habla.runtime.data import purge
@@ -27,6 +26,7 @@ from habla.store.crypto import Keyring, new_key
 from habla.store.schema import audit_log, conversations, messages, usage
 from habla.store.sql import SqlStore
 from habla.store.sql_retention import PurgeCounts
+from storetest import opened, sqlite_url
 from test_api_support import Launcher
 
 USER = "alice"
@@ -34,28 +34,9 @@ OLD = datetime.now(UTC) - timedelta(days=40)
 MARKER = "purple-elephant-4111"
 
 
-@pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
-    url = pgtest.create_database()
-    yield url
-    pgtest.drop_database(url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'habla.db'}"
-    return str(request.getfixturevalue("fresh_pg_url"))
-
-
-@contextlib.asynccontextmanager
-async def opened(url: str, keyring: Keyring | None = None) -> AsyncIterator[SqlStore]:
-    store = SqlStore(url, keyring=keyring)
-    try:
-        await store.start()
-        yield store
-    finally:
-        await store.close()
+# The shared store fixtures (storetest.py), bound here so that pytest finds them.
+fresh_pg_url = storetest.fresh_pg_url
+url = storetest.url
 
 
 @dataclass
@@ -155,7 +136,7 @@ async def test_bad_purge_arguments_change_nothing(url: str) -> None:
 
 
 async def test_purged_content_is_overwritten_in_the_sqlite_file(tmp_path: Path) -> None:
-    async with opened(f"sqlite+aiosqlite:///{tmp_path / 'habla.db'}") as store:
+    async with opened(sqlite_url(tmp_path / "habla.db")) as store:
         await seed(store)
         on_disk = disk_bytes(tmp_path)
         assert MARKER.encode() in on_disk  # plaintext store: the marker is really there

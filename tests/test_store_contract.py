@@ -10,43 +10,20 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-import pgtest
+import storetest
 from habla.core.errors import NotFound
 from habla.core.events import Usage
 from habla.core.messages import Image, Message, Text
 from habla.store.base import ConversationRecord, ConversationStore, UsageRecord
-from habla.store.memory import MemoryStore
-from habla.store.sql import SqlStore
 
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    url = pgtest.create_database()
-    yield url
-    pgtest.drop_database(url)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ConversationStore]:
-    made: ConversationStore
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'habla.db'}")
-    else:
-        made = SqlStore(request.getfixturevalue("pg_url"))
-    try:
-        await made.start()
-        yield made
-    finally:
-        await made.close()
+# The shared store fixtures (storetest.py), bound here so that pytest finds them.
+pg_url = storetest.pg_url
+store = storetest.store
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, column, inspect, select, table, text, update
 
-import pgtest
+import storetest
 from habla.core.errors import ConfigError
 from habla.core.messages import Image, Message, Text
 from habla.store.codec import CodecError, decode_parts, encode_parts
 from habla.store.migrations import SCRIPT_LOCATION, alembic_config
 from habla.store.schema import VERSION_TABLE, metadata
 from habla.store.sql import SqlStore
+from storetest import opened, sqlite_url
 
 USER = "alice"
 _VERSIONS = table(VERSION_TABLE, column("version_num"))
@@ -43,7 +44,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def sqlite_store(db_path: Path) -> AsyncIterator[SqlStore]:
-    store = SqlStore(f"sqlite+aiosqlite:///{db_path}")
+    store = SqlStore(sqlite_url(db_path))
     try:
         await store.start()
         yield store
@@ -51,29 +52,9 @@ async def sqlite_store(db_path: Path) -> AsyncIterator[SqlStore]:
         await store.close()
 
 
-@pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
-    url = pgtest.create_database()
-    yield url
-    pgtest.drop_database(url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, db_path: Path) -> str:
-    """An empty database of each kind, not yet migrated."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{db_path}"
-    return str(request.getfixturevalue("fresh_pg_url"))
-
-
-@contextlib.asynccontextmanager
-async def _started(url: str) -> AsyncIterator[SqlStore]:
-    store = SqlStore(url)
-    try:
-        await store.start()
-        yield store
-    finally:
-        await store.close()
+# The shared store fixtures (storetest.py), bound here so that pytest finds them.
+fresh_pg_url = storetest.fresh_pg_url
+url = storetest.url
 
 
 async def _scalar(store: SqlStore, sql: str) -> Any:
@@ -103,19 +84,19 @@ async def test_sqlite_wal_is_persistent_in_the_file(sqlite_store: SqlStore, db_p
 
 async def test_sqlite_creates_the_parent_directory(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "habla.db"
-    async with _started(f"sqlite+aiosqlite:///{path}") as store:
+    async with opened(sqlite_url(path)) as store:
         await store.create_conversation(user_id=USER, persona="p", model="m", title="t")
     assert path.is_file()
 
 
 async def test_sqlite_data_survives_close_and_reopen(db_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{db_path}"
+    url = sqlite_url(db_path)
     picture = bytes(range(256))
-    async with _started(url) as store:
+    async with opened(url) as store:
         conv = await store.create_conversation(user_id=USER, persona="p", model="m", title="t")
         sent = Message("user", (Text("look"), Image(picture, "image/png")))
         stored = await store.append_message(conv.id, sent, user_id=USER)
-    async with _started(url) as reopened:
+    async with opened(url) as reopened:
         got = await reopened.get_conversation(conv.id, user_id=USER)
         assert (got.id, got.title, got.created_at) == (conv.id, "t", conv.created_at)
         assert got.updated_at == stored.created_at
@@ -123,7 +104,7 @@ async def test_sqlite_data_survives_close_and_reopen(db_path: Path) -> None:
 
 
 async def test_plain_sqlite_url_means_aiosqlite(db_path: Path) -> None:
-    async with _started(f"sqlite:///{db_path}") as store:
+    async with opened(f"sqlite:///{db_path}") as store:
         assert store.engine.url.drivername == "sqlite+aiosqlite"
 
 
@@ -178,7 +159,7 @@ def _diff(conn: Connection) -> list[Any]:
 
 
 async def test_migrated_schema_matches_metadata(url: str) -> None:
-    async with _started(url) as store, store.engine.connect() as conn:
+    async with opened(url) as store, store.engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         # Revision 0004 (data at rest): a key id per row where content is sealed.
@@ -204,10 +185,10 @@ async def test_migrated_schema_matches_metadata(url: str) -> None:
 
 
 async def test_start_twice_is_harmless(url: str) -> None:
-    async with _started(url) as store:
+    async with opened(url) as store:
         conv = await store.create_conversation(user_id=USER, persona="p", model="m", title="t")
         await store.start()
-        async with _started(url) as again:
+        async with opened(url) as again:
             assert await again.get_conversation(conv.id, user_id=USER) == conv
             async with again.engine.connect() as conn:
                 versions = (await conn.execute(select(_VERSIONS.c.version_num))).scalars()
@@ -225,7 +206,7 @@ async def test_concurrent_starts_migrate_once(url: str) -> None:
 
 
 async def test_downgrade_to_base_and_back(url: str) -> None:
-    async with _started(url) as store:
+    async with opened(url) as store:
         async with store.engine.begin() as conn:
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "base"))
             names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
@@ -236,8 +217,8 @@ async def test_downgrade_to_base_and_back(url: str) -> None:
 
 
 async def test_database_from_a_newer_habla_is_a_config_error(db_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{db_path}"
-    async with _started(url) as store, store.engine.begin() as conn:
+    url = sqlite_url(db_path)
+    async with opened(url) as store, store.engine.begin() as conn:
         await conn.execute(update(_VERSIONS).values(version_num="9999"))
     store = SqlStore(url)
     try:

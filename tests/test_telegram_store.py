@@ -7,13 +7,11 @@ import asyncio
 import hashlib
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-import pgtest
+import storetest
 from habla.core.errors import Conflict, NotFound
 from habla.store.memory import MemoryStore
 from habla.store.sql import SqlStore
@@ -23,27 +21,9 @@ T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 Store = MemoryStore | SqlStore
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    url = pgtest.create_database()
-    yield url
-    pgtest.drop_database(url)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    made: Store
-    if request.param == "memory":
-        made = MemoryStore()
-    elif request.param == "sqlite":
-        made = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'habla.db'}")
-    else:
-        made = SqlStore(request.getfixturevalue("pg_url"))
-    try:
-        await made.start()
-        yield made
-    finally:
-        await made.close()
+# The shared store fixtures (storetest.py), bound here so that pytest finds them.
+pg_url = storetest.pg_url
+store = storetest.store
 
 
 @pytest.fixture
