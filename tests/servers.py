@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import uvicorn
@@ -35,25 +35,37 @@ def free_port() -> int:
 
 
 class ThreadedServer:
-    """Runs an ASGI app under uvicorn in a background thread (its own event loop)."""
+    """Runs an ASGI app under uvicorn in a background thread (its own event loop).
 
-    def __init__(self, app: Any) -> None:
+    ``uvicorn_options`` override the ``uvicorn.Config`` defaults below. The fakes in
+    ``fakes/`` subclass it (or hold one) so that they all start and stop the same way.
+    """
+
+    def __init__(self, app: Any, **uvicorn_options: Any) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
-        )
-        self._server = uvicorn.Server(config)
+        self._sock.bind(("127.0.0.1", 0))  # port 0: the OS picks a free one, no race
+        options: dict[str, Any] = {
+            "log_level": "warning",
+            "lifespan": "on",
+            "timeout_graceful_shutdown": 2,
+            **uvicorn_options,
+        }
+        self._server = uvicorn.Server(uvicorn.Config(app, **options))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+    def port(self) -> int:
+        port: int = self._sock.getsockname()[1]
+        return port
 
-    def __enter__(self) -> ThreadedServer:
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not self._server.started:

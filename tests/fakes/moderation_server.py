@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -52,18 +51,18 @@ class Failure:
     malformed: bool = False  # answer 200 with a body that is not a moderation result
 
 
-class FakeModerationServer:
+class FakeModerationServer(ThreadedServer):
     def __init__(self, flag_words: dict[str, str] | None = None) -> None:
         self.flag_words = dict(flag_words or {})
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._failures: deque[Failure] = deque()
         app = Starlette(routes=[Route("/v1/moderations", self._moderate, methods=["POST"])])
-        self._server = ThreadedServer(app)
+        super().__init__(app)
 
     @property
     def base_url(self) -> str:
-        return self._server.url + "/v1"
+        return self.url + "/v1"
 
     def fail_next(self, status: int = 500, *, delay: float = 0.0, malformed: bool = False) -> None:
         self._failures.append(Failure(status, delay, malformed))
@@ -88,15 +87,3 @@ class FakeModerationServer:
         return JSONResponse(
             {"id": f"modr-{len(self.requests)}", "model": body.get("model"), "results": [result]}
         )
-
-    def __enter__(self) -> FakeModerationServer:
-        self._server.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.__exit__(exc_type, exc, tb)

@@ -24,7 +24,6 @@ import contextlib
 import json
 import logging
 import re
-import socket
 import threading
 import time
 import uuid
@@ -34,11 +33,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from servers import ThreadedServer
 
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 _ERROR_TYPES = {
@@ -117,18 +117,15 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_hanging: asyncio.Event | None = None
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
 
     # -- control API -------------------------------------------------------------------
 
     @property
     def port(self) -> int:
-        if self._socket is None:
+        if self._server is None:
             raise RuntimeError("the fake server is not running")
-        port: int = self._socket.getsockname()[1]
-        return port
+        return self._server.port
 
     @property
     def base_url(self) -> str:
@@ -150,33 +147,25 @@ class FakeOpenAIServer:
     def start(self) -> None:
         # addFilter ignores a filter that is already there, so servers can share it.
         logging.getLogger("uvicorn.error").addFilter(_not_a_scripted_drop)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))  # port 0: the OS picks a free one, no race
-        self._socket = sock
-        config = uvicorn.Config(
+        self._loop = self._stop_hanging = None  # made again by the first hang of this run
+        self._server = ThreadedServer(
             self._app(),
+            log_level=None,  # leave uvicorn's loggers as the test session set them
             log_config=None,
             access_log=False,
             lifespan="off",
             ws="none",
             http="h11",
-            timeout_graceful_shutdown=2,
+            loop="asyncio",
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._serve, name="fake-openai", daemon=True)
-        self._thread.start()
-        self._wait_started()
+        self._server.__enter__()
 
     def stop(self) -> None:
         if self._loop is not None and self._stop_hanging is not None:
             with contextlib.suppress(RuntimeError):  # the loop may be gone already
                 self._loop.call_soon_threadsafe(self._stop_hanging.set)
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
+            self._server.__exit__(None, None, None)
 
     def __enter__(self) -> FakeOpenAIServer:
         self.start()
@@ -201,27 +190,6 @@ class FakeOpenAIServer:
         tb: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.stop)
-
-    def _serve(self) -> None:
-        asyncio.run(self._main())
-
-    async def _main(self) -> None:
-        assert self._server is not None
-        assert self._socket is not None
-        self._loop = asyncio.get_running_loop()
-        self._stop_hanging = asyncio.Event()
-        await self._server.serve(sockets=[self._socket])
-
-    def _wait_started(self) -> None:
-        assert self._server is not None
-        assert self._thread is not None
-        for _ in range(1000):  # bounded: 10 s at most
-            if self._server.started:
-                return
-            if not self._thread.is_alive():
-                break
-            time.sleep(0.01)
-        raise RuntimeError("the fake OpenAI server did not start")
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -267,7 +235,11 @@ class FakeOpenAIServer:
         return _echo(body)
 
     async def _hang(self, seconds: float) -> None:
-        assert self._stop_hanging is not None
+        if self._stop_hanging is None:
+            # Made here, in the server's own loop, which stop() wakes it through. Nothing
+            # awaits between the check and the assignment, so concurrent hangs share it.
+            self._loop = asyncio.get_running_loop()
+            self._stop_hanging = asyncio.Event()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop_hanging.wait(), seconds)
 

@@ -34,7 +34,6 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from types import TracebackType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -120,7 +119,7 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-class FakeTelegram:
+class FakeTelegram(ThreadedServer):
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self._lock = threading.Lock()
@@ -133,25 +132,7 @@ class FakeTelegram:
         self._ids = itertools.count(1000)
         self._update_ids = itertools.count(1)
         self.webhook: dict[str, Any] | None = None
-        self._server = ThreadedServer(self._app())
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def __enter__(self) -> FakeTelegram:
-        self._server.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.__exit__(exc_type, exc, tb)
+        super().__init__(self._app())  # url, start and stop: ThreadedServer's
 
     # -- control API (any thread) --------------------------------------------------------
 
