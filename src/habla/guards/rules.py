@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from habla.core.errors import ConfigError
@@ -120,7 +120,28 @@ def _branch_first_chars(branch: str) -> set[str] | None:
 def _split_top(pattern: str, start: int, end: int) -> list[str]:
     """The ``|``-separated branches of ``pattern[start:end]`` at nesting depth zero."""
     branches: list[str] = []
-    depth, index, last, in_class = 0, start, start, False
+    last = start
+    for index, char, depth in _structure(pattern, start, end):
+        if char == "|" and depth == 0:
+            branches.append(pattern[last:index])
+            last = index + 1
+    branches.append(pattern[last:end])
+    return branches
+
+
+def _closing(pattern: str, start: int) -> int | None:
+    """Index of the ``)`` closing the group that opens at ``pattern[start]``."""
+    for index, char, depth in _structure(pattern, start, len(pattern)):
+        if char == ")" and depth == 0:
+            return index
+    return None
+
+
+def _structure(pattern: str, start: int, end: int) -> Iterator[tuple[int, str, int]]:
+    """Each ``(``, ``)`` and ``|`` of ``pattern[start:end]`` that is neither escaped nor in
+    a character class, as ``(index, char, depth)``: ``depth`` counts the groups opened since
+    ``start`` and still open once that character is read."""
+    depth, index, in_class = 0, start, False
     while index < end:
         char = pattern[index]
         if char == "\\":
@@ -130,35 +151,7 @@ def _split_top(pattern: str, start: int, end: int) -> list[str]:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            branches.append(pattern[last:index])
-            last = index + 1
+        elif char in "()|":
+            depth += 1 if char == "(" else -1 if char == ")" else 0
+            yield index, char, depth
         index += 1
-    branches.append(pattern[last:end])
-    return branches
-
-
-def _closing(pattern: str, start: int) -> int | None:
-    """Index of the ``)`` closing the group that opens at ``pattern[start]``."""
-    depth, index, in_class = 0, start, False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index
-        index += 1
-    return None
