@@ -28,6 +28,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+import scripted_record
 from habla.settings import Settings
 from seeding import SECRET, seed_accounts
 from servers import HablaProcess
@@ -127,10 +128,7 @@ class PageServer:
     record_path: Path
 
     def received(self) -> list[dict[str, Any]]:
-        if not self.record_path.exists():
-            return []
-        lines = self.record_path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        return scripted_record.received(self.record_path)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+import scripted_record
 from habla.interfaces.api.app import create_app
 from habla.settings import Settings
 from servers import ThreadedServer
@@ -35,10 +36,7 @@ class Api:
 
     def received(self) -> list[dict[str, Any]]:
         """Every request the scripted backend got, oldest first."""
-        if not self.record_path.exists():
-            return []
-        lines = self.record_path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        return scripted_record.received(self.record_path)
 
     def conversations(self) -> list[dict[str, Any]]:
         response = self.http.get("/v1/conversations")

@@ -15,6 +15,7 @@ from fakes.telegram_server import BOT_USERNAME, FakeTelegram
 from habla.runtime import Runtime
 from habla.runtime.telegram import build_telegram
 from habla.settings import Settings
+from scripted_record import received
 from telegram_harness import bot_settings, polling
 
 REPLY = "Hello there, I am the scripted bot and I answer in several words."
@@ -43,12 +44,6 @@ def settings_for(
         return bot_settings(make_settings, fake, script, scripted_record_path=record, **overrides)
 
     return build
-
-
-def received(record: Path) -> list[dict[str, Any]]:
-    if not record.exists():
-        return []
-    return [json.loads(line) for line in record.read_text().splitlines()]
 
 
 async def conversations(runtime: Runtime, user_id: str) -> list[Any]:

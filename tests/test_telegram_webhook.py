@@ -4,7 +4,6 @@ secret-token header checked; ``habla telegram set-webhook``; settings and CLI ch
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from habla.core.errors import ConfigError
 from habla.interfaces.api.app import create_app
 from habla.interfaces.telegram.cli import check_webhook_url, set_webhook
 from habla.settings import Settings
+from scripted_record import received
 from servers import HABLA, ThreadedServer
 from telegram_harness import bot_settings
 
@@ -55,7 +55,7 @@ def settings(
 def _received(settings: Settings) -> list[Any]:
     path = settings.scripted_record_path
     assert path is not None
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return received(path)
 
 
 @pytest.mark.parametrize(("headers", "status"), [({}, 401), ({HEADER: "wrong" * 8}, 403)])
