@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from habla.core.errors import Conflict, NotFound
 from habla.store.telegram import ChatState, TelegramLink
@@ -38,8 +39,9 @@ class MemoryTelegram:
             self._telegram_rows = _TelegramRows()
         return self._telegram_rows
 
-    def _user_exists(self, user_id: str) -> bool:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by MemoryStore, the class this is mixed into
+
+        def _user_exists(self, user_id: str) -> bool: ...
 
     async def claim_update(self, update_id: int, *, at: datetime, forget_before: datetime) -> bool:
         updates = self._tg.updates
