@@ -1,9 +1,11 @@
 """Injection guard and local moderation: detection, false positives and latency.
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
-split: rules were tuned on ``train`` only; ``heldout2`` was written by hand and committed
-before the last round of tuning and never tuned on, so it is the honest number (see
-``tests/data/make_injection_corpus.py`` for how the split was made). Latency is
+split: the rules were written and the classifier trained on ``train`` only; ``heldout3``
+was written by a separate author who saw neither, committed before any tuning and never
+tuned on, so it is the honest number (see ``tests/data/make_injection_corpus.py`` for how
+the splits were made). Rules alone and the classifier alone are shown beside the
+combination the guard uses. Latency is
 measured on a 4,000-character message, as p50/p95 CPU time over many runs, and printed as a ratio
 to a naive baseline measured in the same run: ``str.lower`` plus ``in`` over every rule
 keyword (what a keyword blocklist would cost). Run through ``benchmarks/guards.py``.
@@ -31,16 +33,29 @@ PARAGRAPH = (
 )
 
 
+SPLITS = ("train", "heldout3")
+
+
 def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float, int, int]]:
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     rates: dict[str, tuple[float, float, int, int]] = {}
-    for split in ("train", "heldout2"):
+    for split in SPLITS:
         attacks = [r["text"] for r in rows if r["split"] == split and r["label"] == "attack"]
         benign = [r["text"] for r in rows if r["split"] == split and r["label"] == "benign"]
         caught = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in attacks)
         false = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in benign)
         rates[split] = (caught / len(attacks), false / len(benign), len(attacks), len(benign))
     return rates
+
+
+def parts(detector: InjectionDetector) -> dict[str, InjectionDetector]:
+    """The guard's detector, and its rules and its classifier on their own."""
+    rules_only = InjectionDetector(detector.rules)
+    return {
+        "rules + classifier": detector,
+        "rules only": rules_only,
+        "classifier only": InjectionDetector((), detector.model),
+    }
 
 
 def percentiles(run: Callable[[], object], rounds: int) -> tuple[float, float]:
@@ -59,11 +74,13 @@ def report(rounds: int = 200) -> None:
     detector = InjectionDetector.bundled()
     moderation = LocalModeration.bundled()
     print("Prompt-injection guard, tests/data/injection_corpus.jsonl")
-    for split, (detect, false, attacks, benign) in detection_rates(detector).items():
-        print(
-            f"  {split:8} detection {detect:6.1%} of {attacks} attacks   "
-            f"false positives {false:5.1%} of {benign} benign"
-        )
+    for name, part in parts(detector).items():
+        print(f"  {name}:")
+        for split, (detect, false, attacks, benign) in detection_rates(part).items():
+            print(
+                f"    {split:8} detection {detect:6.1%} of {attacks} attacks   "
+                f"false positives {false:5.1%} of {benign} benign"
+            )
     message = (PARAGRAPH * (MESSAGE_CHARS // len(PARAGRAPH) + 1))[:MESSAGE_CHARS]
     keywords = sorted({k for rule in detector.rules for k in rule.keywords})
 

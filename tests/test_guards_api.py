@@ -42,22 +42,31 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-def test_the_corpus_has_both_labels_in_both_splits() -> None:
-    assert len(ROWS) >= 300
-    for split in ("train", "heldout2"):
+HELD_OUT = ("heldout3",)
+
+
+def test_the_corpus_has_both_labels_in_every_split() -> None:
+    assert len(ROWS) >= 4000
+    for split in ("train", *HELD_OUT):
         labels = {row["label"] for row in ROWS if row["split"] == split}
         assert labels == {"attack", "benign"}
-    assert {row["lang"] for row in ROWS} >= {"en", "es"}
+    assert {row["lang"] for row in ROWS} >= {"en", "es", "de", "fr", "it", "pt"}
     assert sum(row["source"].startswith("bastioncorpus:") for row in ROWS) == 181
+
+
+def replayed() -> list[dict[str, str]]:
+    """Every held-out row and every seventh train row: the API replay is the slow part."""
+    train = [row for row in ROWS if row["split"] == "train"]
+    return [row for row in ROWS if row["split"] in HELD_OUT] + train[::7]
 
 
 def test_corpus_replay_blocks_what_the_guard_detects_and_passes_the_rest(
     launch: Launcher,
 ) -> None:
     detector = InjectionDetector.bundled()
-    outcome: dict[tuple[str, str], list[bool]] = {}
+    rows = replayed()
     with launch(["Fine."], **NO_LIMITS) as api:
-        for row in ROWS:
+        for row in rows:
             response = ask(api, row["text"])
             blocked = response.status_code == 400
             if blocked:
@@ -66,21 +75,29 @@ def test_corpus_replay_blocks_what_the_guard_detects_and_passes_the_rest(
                 assert response.status_code == 200, response.text
             # The API does exactly what the guard decided, row by row.
             assert blocked == (detector.scan(row["text"]).score >= 1.0), row["text"]
-            outcome.setdefault((row["split"], row["label"]), []).append(blocked)
         passed = [m["messages"][-1]["text"] for m in api.received()]
-    benign = [row["text"] for row in ROWS if row["label"] == "benign"]
-    blocked_benign = {row["text"] for row in ROWS if detector.scan(row["text"]).score >= 1.0}
-    # The backend saw every benign turn the guard let through, unchanged.
-    assert set(benign) - blocked_benign <= set(passed)
-    train_attacks, heldout_attacks = outcome["train", "attack"], outcome["heldout2", "attack"]
-    # Rates measured once on heldout2 after the rules were frozen (docs/guardrails.md):
-    # train 100% detection / 0% false positives; heldout2 77.8% (49/63) / 2.3% (1/44).
-    # The floors are those numbers minus a small margin, so a regression fails here.
-    assert rate(sum(train_attacks), len(train_attacks)) >= 0.98
-    assert rate(sum(heldout_attacks), len(heldout_attacks)) >= 0.75
-    assert not any(outcome["train", "benign"])
-    heldout_benign = outcome["heldout2", "benign"]
-    assert rate(sum(heldout_benign), len(heldout_benign)) <= 0.05
+    allowed = [row["text"] for row in rows if detector.scan(row["text"]).score < 1.0]
+    # The backend saw every turn the guard let through, unchanged.
+    assert set(allowed) <= set(passed)
+
+
+def test_detection_rates_hold_on_every_split() -> None:
+    detector = InjectionDetector.bundled()
+    outcome: dict[tuple[str, str], list[bool]] = {}
+    for row in ROWS:
+        hit = detector.scan(row["text"]).score >= 1.0
+        outcome.setdefault((row["split"], row["label"]), []).append(hit)
+
+    def share(split: str, label: str) -> float:
+        return rate(sum(outcome[split, label]), len(outcome[split, label]))
+
+    # Measured once per held-out split after the model was frozen (docs/guardrails.md);
+    # the floors are those numbers minus a small margin, so a regression fails here.
+    assert share("train", "attack") >= TRAIN_DETECTION
+    assert share("train", "benign") <= TRAIN_FALSE_POSITIVES
+    for split, (detection, false_positives) in HELD_OUT_FLOORS.items():
+        assert share(split, "attack") >= detection, split
+        assert share(split, "benign") <= false_positives, split
 
 
 def test_flag_lets_attacks_through_untouched_and_tells_the_client(launch: Launcher) -> None:

@@ -107,7 +107,8 @@ def test_scan_reports_rule_ids_and_a_score() -> None:
     found = DETECTOR.scan(ATTACK)
     assert "override.ignore_previous" in found.rules
     assert "exfil.system_prompt" in found.rules
-    assert found.score >= 2.0
+    assert found.score >= 1.0
+    assert found.probability is not None and found.probability >= 0.95
     assert DETECTOR.scan("hello there").rules == ()
 
 
@@ -216,7 +217,8 @@ async def test_every_decision_is_logged_with_rules_and_score_but_not_the_text(
     await pipeline().check_input([Message.of("user", "What is the capital of Peru?")], None, ctx())
     lines = [r.getMessage() for r in caplog.records]
     assert any("injection: block" in line and "override.ignore_previous" in line for line in lines)
-    assert any("injection: allow score=0.00" in line for line in lines)
+    # A clean turn is logged too, with the classifier's low score and no rules.
+    assert any(re.search(r"injection: allow score=0\.[0-4]\d rules=-? ", line) for line in lines)
     assert "system prompt" not in caplog.text
     assert "Peru" not in caplog.text
 

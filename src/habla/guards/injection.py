@@ -1,19 +1,24 @@
-"""Prompt-injection and jailbreak guard: weighted regex rules over normalised views.
+"""Prompt-injection and jailbreak guard: weighted regex rules plus a small classifier.
 
-:class:`InjectionDetector` scores a text: every rule in ``data/injection_rules.toml`` that
-matches any view from :func:`habla.guards.normalize.views` adds its weight once. A score
-at or over the threshold is an attack. :class:`InjectionGuard` turns that into the
-configured action — ``block``, ``flag`` (the turn proceeds, the channel tells the client)
-or ``log`` — globally or per persona, and reports the rule ids and score so the decision
-can be logged without the user's text.
+:class:`InjectionDetector` scores a text over the normalised views from
+:func:`habla.guards.normalize.views`: every rule in ``data/injection_rules.toml`` that
+matches any view adds its weight once, and the n-gram classifier of
+:mod:`habla.guards.injection_model` adds a share that grows with its probability (see
+:func:`combined_score`). A score at or over the threshold is an attack.
+:class:`InjectionGuard` turns that into the configured action — ``block``, ``flag`` (the
+turn proceeds, the channel tells the client) or ``log`` — globally or per persona, and
+reports the rule ids (``model.ngram`` when the classifier contributed) and the score so
+the decision can be logged without the user's text.
 
 Speed: rules are compiled once; a rule only runs when one of its keywords occurs in a
-view (a substring test), and patterns use bounded gaps only, so the work is linear in the
-text. Long texts are checked in a worker thread, off the event loop.
+view (a substring test), and patterns use bounded gaps only; the classifier sums
+per-word weights. The work is linear in the text, and long texts are checked in a worker
+thread, off the event loop.
 
-It does not look at the model's reply, and it is not a classifier: it catches the phrasings
-its rules describe (in English, Spanish and a few other languages) and their obvious
-obfuscations, not a paraphrase it has never seen.
+It does not look at the model's reply. The rules catch the phrasings they describe (in
+English, Spanish and a few other languages) and their obvious obfuscations; the
+classifier generalises from its training corpus to nearby paraphrases, not to every
+attack anyone will write: docs/guardrails.md gives the measured rates.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Literal, get_args
 
 from habla.core.errors import ConfigError
 from habla.guards.base import GuardContext, Verdict
+from habla.guards.injection_model import NgramModel
 from habla.guards.normalize import views
 from habla.guards.rules import Rule, match, parse_rules
 
@@ -44,34 +50,68 @@ REFUSAL = (
 FLAG_REASON = "possible prompt injection"
 
 
+# With the classifier, the score is its probability over this cut-off, so the default
+# threshold (1.0) means "the probability reached the cut-off". The classifier sees which
+# rules matched (each has a learnt weight), so the rules inform the decision rather than
+# override it. Chosen by cross-validation on the train split for at most ~3% false
+# positives (tests/data/train_injection_model.py --folds; docs/guardrails.md).
+# Two backstops the classifier cannot talk down: a rule score of RULES_ALONE (two strong
+# rules at once) reaches the threshold by itself, and so does any ``decisive`` rule.
+MODEL_CUTOFF = 0.96
+RULES_ALONE = 2.0
+MODEL_RULE_ID = "model.ngram"
+
+
+def combined_score(probability: float, rule_score: float = 0.0, decisive: bool = False) -> float:
+    """The guard's score: the classifier's probability over :data:`MODEL_CUTOFF`, unless a
+    backstop scores higher."""
+    backstop = max(rule_score / RULES_ALONE, 1.0 if decisive else 0.0)
+    return round(max(probability / MODEL_CUTOFF, backstop), 3)
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     score: float
     rules: tuple[str, ...] = ()
+    probability: float | None = None  # the classifier's, when it ran
 
 
 class InjectionDetector:
-    """Scores text against a fixed rule set; stateless after construction, thread-safe."""
+    """Scores text with the rules and, when given one, the classifier; thread-safe."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
-        if not rules:
-            raise ConfigError("the injection guard needs at least one rule")
+    def __init__(self, rules: Sequence[Rule], model: NgramModel | None = None) -> None:
+        if not rules and model is None:
+            raise ConfigError("the injection guard needs at least one rule or a classifier")
         self.rules = tuple(rules)
+        self.model = model
 
     @classmethod
     def bundled(cls) -> InjectionDetector:
-        """The rules shipped in the package (``habla/guards/data/injection_rules.toml``)."""
+        """The rules and model shipped in the package (``habla/guards/data/``)."""
+        return cls(cls.bundled_rules(), NgramModel.bundled())
+
+    @staticmethod
+    def bundled_rules() -> tuple[Rule, ...]:
         source = resources.files("habla.guards").joinpath("data/injection_rules.toml")
-        return cls.from_toml(source.read_text(encoding="utf-8"))
+        return parse_rules(source.read_text(encoding="utf-8"), "injection rules")
 
     @classmethod
-    def from_toml(cls, text: str) -> InjectionDetector:
-        return cls(parse_rules(text, "injection rules"))
+    def from_toml(cls, text: str, model: NgramModel | None = None) -> InjectionDetector:
+        return cls(parse_rules(text, "injection rules"), model)
 
     def scan(self, text: str) -> Detection:
-        matched = match(self.rules, views(text).views)
-        score = round(sum(rule.weight for rule in matched.values()), 3)
-        return Detection(score, tuple(sorted(matched)))
+        seen = views(text).views
+        matched = match(self.rules, seen)
+        rule_score = sum(rule.weight for rule in matched.values())
+        ids = sorted(matched)
+        if self.model is None:
+            return Detection(round(rule_score, 3), tuple(ids))
+        probability = round(self.model.probability(seen, ids), 3)
+        if probability >= MODEL_CUTOFF:
+            ids.append(MODEL_RULE_ID)
+        decisive = any(rule.decisive for rule in matched.values())
+        score = combined_score(probability, rule_score, decisive)
+        return Detection(score, tuple(ids), probability)
 
 
 @dataclass

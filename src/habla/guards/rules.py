@@ -1,6 +1,7 @@
 """Keyword-gated regex rules loaded from TOML: the engine shared by the rule-based guards.
 
-A rule has an ``id``, a ``weight``, optional ``category``, ``keywords`` and a ``pattern``.
+A rule has an ``id``, a ``weight``, optional ``category`` and ``decisive``, ``keywords`` and
+a ``pattern``.
 :func:`match` runs a rule over a view only when one of its keywords occurs in it (a
 substring test, far cheaper than the regex), and reports each rule once however many
 views it matches. This module knows nothing about what the rules mean.
@@ -23,6 +24,7 @@ class Rule:
     keywords: tuple[str, ...]
     pattern: re.Pattern[str]
     category: str = ""
+    decisive: bool = False  # the guard treats a match as an attack whatever else it finds
 
 
 def parse_rules(text: str, what: str) -> tuple[Rule, ...]:
@@ -61,6 +63,7 @@ def _parse_rule(raw: object, what: str) -> Rule:
     keywords = raw.get("keywords")
     pattern = raw.get("pattern")
     category = raw.get("category", "")
+    decisive = raw.get("decisive", False)
     if not isinstance(rule_id, str) or not rule_id:
         raise ConfigError(f"{what}: a rule has no id")
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 10:
@@ -73,13 +76,15 @@ def _parse_rule(raw: object, what: str) -> Rule:
         raise ConfigError(f"{what}: rule {rule_id}: pattern must be a non-empty string")
     if not isinstance(category, str):
         raise ConfigError(f"{what}: rule {rule_id}: category must be a string")
+    if not isinstance(decisive, bool):
+        raise ConfigError(f"{what}: rule {rule_id}: decisive must be true or false")
     try:
         re.compile(pattern)
         compiled = re.compile(_with_first_chars(pattern))
     except re.error as exc:
         raise ConfigError(f"{what}: rule {rule_id}: bad pattern: {exc}") from exc
     folded = tuple(k.casefold() for k in keywords)
-    return Rule(rule_id, float(weight), folded, compiled, category)
+    return Rule(rule_id, float(weight), folded, compiled, category, decisive)
 
 
 def _with_first_chars(pattern: str) -> str:
