@@ -13,10 +13,12 @@ import pytest
 
 from habla.core.errors import ConfigError
 from habla.guards.injection import (
+    FAMILIES_ALONE,
     MODEL_CUTOFF,
     MODEL_RULE_ID,
     InjectionDetector,
     combined_score,
+    family_score,
 )
 from habla.guards.injection_model import (
     WINDOW_WORDS,
@@ -58,12 +60,15 @@ def test_the_model_never_saw_a_held_out_row() -> None:
     assert MODEL.corpus_sha256 != corpus_digest(CORPUS_LINES)
 
 
-def test_an_attack_buried_in_a_long_document_is_not_diluted() -> None:
-    alone = probability(ATTACK)
-    buried = probability(FILLER * 12 + ATTACK + " " + FILLER * 12)
-    assert alone > 0.9
-    assert buried > 0.9
+def test_a_window_scores_the_same_wherever_it_sits_in_a_long_document() -> None:
+    # Windows, not the whole text, are scored: what surrounds an instruction beyond its
+    # window cannot dilute it. (Inside its 40-word window it still can: docs/guardrails.md.)
+    at_start = probability(ATTACK + " " + FILLER * 25)
+    at_end = probability(FILLER * 25 + ATTACK)
+    assert abs(at_start - at_end) < 0.02
     assert probability(FILLER * 25) < 0.5
+    detector = InjectionDetector.bundled()
+    assert detector.scan(FILLER * 12 + ATTACK + " " + FILLER * 12).score >= 1.0
 
 
 def test_windows_of_every_size_cover_every_word_and_overlap() -> None:
@@ -144,7 +149,21 @@ def test_the_detector_names_the_classifier_when_it_tipped_the_decision() -> None
 def test_the_score_reaches_the_threshold_exactly_at_the_cut_off() -> None:
     assert combined_score(MODEL_CUTOFF) == 1.0
     assert combined_score(0.0) == 0.0
-    assert combined_score(MODEL_CUTOFF - 0.01) < 1.0 < combined_score(MODEL_CUTOFF + 0.01)
+    assert combined_score(MODEL_CUTOFF - 0.01) < 1.0 < combined_score(MODEL_CUTOFF + 0.005)
+
+
+def test_backstops_reach_the_threshold_whatever_the_classifier_says() -> None:
+    assert combined_score(0.01, decisive=True) == 1.0
+    assert combined_score(0.01, families=FAMILIES_ALONE) == 1.0
+    assert combined_score(0.01, families=FAMILIES_ALONE - 0.1) < 1.0
+
+
+def test_families_count_their_heaviest_rule_once() -> None:
+    rules = {rule.id: rule for rule in InjectionDetector.bundled_rules()}
+    one_phrase = [rules["override.ignore_previous"], rules["override.fr_it"]]
+    assert family_score(one_phrase) == 1.0  # two rules, one family: a quoted phrase
+    two_families = [*one_phrase, rules["exfil.system_prompt"]]
+    assert family_score(two_families) == 2.0
 
 
 def test_the_trainer_learns_to_separate_a_small_corpus() -> None:

@@ -1,14 +1,16 @@
 """Prompt-injection and jailbreak guard: weighted regex rules plus a small classifier.
 
 :class:`InjectionDetector` scores a text over the normalised views from
-:func:`habla.guards.normalize.views`: every rule in ``data/injection_rules.toml`` that
-matches any view adds its weight once, and the n-gram classifier of
-:mod:`habla.guards.injection_model` adds a share that grows with its probability (see
-:func:`combined_score`). A score at or over the threshold is an attack.
+:func:`habla.guards.normalize.views`: the rules in ``data/injection_rules.toml`` that match
+any view are the evidence, and the classifier of :mod:`habla.guards.injection_model` weighs
+that evidence with the words around it into a probability; the score is that probability
+over :data:`MODEL_CUTOFF` (see :func:`combined_score`), so at or over the threshold (1.0)
+is an attack. A ``decisive`` rule (chat-template tokens), or strong rules from two
+families at once, is an attack whatever the classifier says. Without a classifier the rules' weights add up, as they used to.
 :class:`InjectionGuard` turns that into the configured action — ``block``, ``flag`` (the
 turn proceeds, the channel tells the client) or ``log`` — globally or per persona, and
-reports the rule ids (``model.ngram`` when the classifier contributed) and the score so
-the decision can be logged without the user's text.
+reports the rule ids (``model.ngram`` when the classifier crossed its cut-off) and the
+score so the decision can be logged without the user's text.
 
 Speed: rules are compiled once; a rule only runs when one of its keywords occurs in a
 view (a substring test), and patterns use bounded gaps only; the classifier sums
@@ -24,7 +26,7 @@ attack anyone will write: docs/guardrails.md gives the measured rates.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Literal, get_args
@@ -55,17 +57,29 @@ FLAG_REASON = "possible prompt injection"
 # rules matched (each has a learnt weight), so the rules inform the decision rather than
 # override it. Chosen by cross-validation on the train split for at most ~3% false
 # positives (tests/data/train_injection_model.py --folds; docs/guardrails.md).
-# Two backstops the classifier cannot talk down: a rule score of RULES_ALONE (two strong
-# rules at once) reaches the threshold by itself, and so does any ``decisive`` rule.
-MODEL_CUTOFF = 0.96
-RULES_ALONE = 2.0
+# Two backstops the classifier cannot talk down: a ``decisive`` rule, and strong evidence
+# from at least two rule *families* ("override" and "exfil": each family counts its
+# heaviest rule once). Counting rules rather than families was tried and dropped after
+# heldout3: two overlapping rules matching one quoted phrase in a question about prompt
+# injection outvoted a classifier that was right.
+MODEL_CUTOFF = 0.97
+FAMILIES_ALONE = 2.0
 MODEL_RULE_ID = "model.ngram"
 
 
-def combined_score(probability: float, rule_score: float = 0.0, decisive: bool = False) -> float:
+def family_score(rules: Iterable[Rule]) -> float:
+    """The heaviest rule of each family (the id up to its first dot), added up."""
+    heaviest: dict[str, float] = {}
+    for rule in rules:
+        family = rule.id.split(".", 1)[0]
+        heaviest[family] = max(heaviest.get(family, 0.0), rule.weight)
+    return sum(heaviest.values())
+
+
+def combined_score(probability: float, families: float = 0.0, decisive: bool = False) -> float:
     """The guard's score: the classifier's probability over :data:`MODEL_CUTOFF`, unless a
-    backstop scores higher."""
-    backstop = max(rule_score / RULES_ALONE, 1.0 if decisive else 0.0)
+    backstop reaches the threshold by itself."""
+    backstop = 1.0 if decisive or families >= FAMILIES_ALONE else 0.0
     return round(max(probability / MODEL_CUTOFF, backstop), 3)
 
 
@@ -102,15 +116,15 @@ class InjectionDetector:
     def scan(self, text: str) -> Detection:
         seen = views(text).views
         matched = match(self.rules, seen)
-        rule_score = sum(rule.weight for rule in matched.values())
         ids = sorted(matched)
-        if self.model is None:
-            return Detection(round(rule_score, 3), tuple(ids))
+        if self.model is None:  # rules alone: their weights add up
+            return Detection(round(sum(r.weight for r in matched.values()), 3), tuple(ids))
         probability = round(self.model.probability(seen, ids), 3)
         if probability >= MODEL_CUTOFF:
             ids.append(MODEL_RULE_ID)
         decisive = any(rule.decisive for rule in matched.values())
-        score = combined_score(probability, rule_score, decisive)
+        families = family_score(matched.values())
+        score = combined_score(probability, families, decisive)
         return Detection(score, tuple(ids), probability)
 
 
