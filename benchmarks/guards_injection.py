@@ -1,7 +1,7 @@
 """Injection guard and local moderation: detection, false positives and latency.
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
-split: the rules were written and the classifier trained on ``train`` only; ``heldout3``
+split: the rules were written and the classifier trained on ``train`` only; ``heldout4``
 was written by a separate author who saw neither, committed before any tuning and never
 tuned on, so it is the honest number (see ``tests/data/make_injection_corpus.py`` for how
 the splits were made). Rules alone and the classifier alone are shown beside the
@@ -33,7 +33,7 @@ PARAGRAPH = (
 )
 
 
-SPLITS = ("train", "heldout3")
+SPLITS = ("train", "heldout4")
 
 
 def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float, int, int]]:

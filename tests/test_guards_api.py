@@ -42,7 +42,13 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-HELD_OUT = ("heldout3",)
+HELD_OUT = ("heldout4",)
+# Measured after the model was frozen (docs/guardrails.md): train 99.3% / 0.3%; heldout4
+# 86.5% / 4.0%, and 87.0% (174/200) / 3.5% (7/200) after a speed-only change (character
+# pieces capped at 32 letters of a word). The floors are those numbers minus a small
+# margin, so a regression fails here.
+TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
+HELD_OUT_FLOORS = {"heldout4": (0.84, 0.05)}
 
 
 def test_the_corpus_has_both_labels_in_every_split() -> None:
@@ -91,8 +97,6 @@ def test_detection_rates_hold_on_every_split() -> None:
     def share(split: str, label: str) -> float:
         return rate(sum(outcome[split, label]), len(outcome[split, label]))
 
-    # Measured once per held-out split after the model was frozen (docs/guardrails.md);
-    # the floors are those numbers minus a small margin, so a regression fails here.
     assert share("train", "attack") >= TRAIN_DETECTION
     assert share("train", "benign") <= TRAIN_FALSE_POSITIVES
     for split, (detection, false_positives) in HELD_OUT_FLOORS.items():

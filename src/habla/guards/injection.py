@@ -5,8 +5,9 @@
 any view are the evidence, and the classifier of :mod:`habla.guards.injection_model` weighs
 that evidence with the words around it into a probability; the score is that probability
 over :data:`MODEL_CUTOFF` (see :func:`combined_score`), so at or over the threshold (1.0)
-is an attack. A ``decisive`` rule (chat-template tokens), or strong rules from two
-families at once, is an attack whatever the classifier says. Without a classifier the rules' weights add up, as they used to.
+is an attack. A ``decisive`` rule (chat-template tokens), words hidden in Unicode tag
+characters, or strong rules from two families at once are an attack whatever the
+classifier says. Without a classifier the rules' weights add up, as they used to.
 :class:`InjectionGuard` turns that into the configured action — ``block``, ``flag`` (the
 turn proceeds, the channel tells the client) or ``log`` — globally or per persona, and
 reports the rule ids (``model.ngram`` when the classifier crossed its cut-off) and the
@@ -65,6 +66,7 @@ FLAG_REASON = "possible prompt injection"
 MODEL_CUTOFF = 0.97
 FAMILIES_ALONE = 2.0
 MODEL_RULE_ID = "model.ngram"
+SMUGGLED_RULE_ID = "smuggled.tag_text"
 
 
 def family_score(rules: Iterable[Rule]) -> float:
@@ -114,15 +116,22 @@ class InjectionDetector:
         return cls(parse_rules(text, "injection rules"), model)
 
     def scan(self, text: str) -> Detection:
-        seen = views(text).views
+        found = views(text)
+        seen = found.views
         matched = match(self.rules, seen)
         ids = sorted(matched)
+        # Words hidden in invisible tag characters are meant for a model, not a reader. (A
+        # single hidden token is how emoji flags such as England's are spelt: allowed.)
+        smuggled = len(found.smuggled.split()) >= 2
+        if smuggled:
+            ids.append(SMUGGLED_RULE_ID)
         if self.model is None:  # rules alone: their weights add up
-            return Detection(round(sum(r.weight for r in matched.values()), 3), tuple(ids))
+            score = sum(r.weight for r in matched.values()) + (1.0 if smuggled else 0.0)
+            return Detection(round(score, 3), tuple(ids))
         probability = round(self.model.probability(seen, ids), 3)
         if probability >= MODEL_CUTOFF:
             ids.append(MODEL_RULE_ID)
-        decisive = any(rule.decisive for rule in matched.values())
+        decisive = smuggled or any(rule.decisive for rule in matched.values())
         families = family_score(matched.values())
         score = combined_score(probability, families, decisive)
         return Detection(score, tuple(ids), probability)

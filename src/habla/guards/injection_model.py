@@ -11,10 +11,11 @@ weights live in ``data/injection_model.json.gz``, trained from
 records the digests of the corpus and lexicon it was trained with so a test notices
 either changed without retraining.
 
-A long message is scored in overlapping windows of 40 words and the highest window wins, so an instruction buried in a long pasted document is not diluted by
-the document around it. Each word's features are looked up once and windows are summed
-from running totals, so the cost is linear in the text: no numpy, a few milliseconds for
-4,000 characters.
+A long message is scored in overlapping windows of 40 words and the highest window wins,
+so an instruction buried in a long pasted document is not diluted by the document around
+it (within its own window, the words around it still weigh in). Each word's own features
+are summed once and windows are summed from running totals, so the cost is linear in the
+text: no numpy, a few milliseconds for 4,000 characters.
 
 It does not decide anything on its own (the guard combines its probability with the rule
 score) and it never sees the model's reply.
@@ -40,6 +41,9 @@ from habla.core.errors import ConfigError
 WINDOWS = ((40, 20),)
 WINDOW_WORDS = WINDOWS[0][0]
 CHAR_GRAMS = (3, 4, 5)
+# Character pieces come from at most this many letters of a word: longer "words" are
+# base64 blobs, joined spaced-out letters or URLs, and would cost thousands of pieces.
+MAX_GRAM_CHARS = 32
 # A class pair is two classed words at most this many words apart ("drop ... rules").
 PAIR_REACH = 4
 MIN_STEM = 4
@@ -104,7 +108,7 @@ class Lexicon:
 def own_features(word: str, lexicon: Lexicon) -> tuple[list[str], tuple[str, ...]]:
     """What a word contributes whatever surrounds it (itself, its character pieces, its
     classes), and its classes."""
-    padded = f" {word} "
+    padded = f" {word[:MAX_GRAM_CHARS]} "
     found = [f"w:{word}"]
     for size in CHAR_GRAMS:
         found.extend(f"c:{padded[i : i + size]}" for i in range(len(padded) - size + 1))

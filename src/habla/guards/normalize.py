@@ -78,6 +78,7 @@ class Views:
 
     cleaned: str
     views: tuple[str, ...]
+    smuggled: str = ""  # ASCII hidden in Unicode tag characters, if any
 
 
 def clean(text: str) -> str:
@@ -112,7 +113,7 @@ def views(text: str) -> Views:
     if short or _BACKWARDS_HINTS.search(base):
         found.append(base[::-1])
     found.extend(fold(decoded) for decoded in _decoded_runs(cleaned))
-    return Views(cleaned, tuple(dict.fromkeys(v for v in found if v)))
+    return Views(cleaned, tuple(dict.fromkeys(v for v in found if v)), smuggled)
 
 
 def _tag_payload(text: str) -> str:
