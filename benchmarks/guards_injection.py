@@ -1,9 +1,10 @@
 """Injection guard and local moderation: detection, false positives and latency.
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
-split: the rules were written and the classifier trained on ``train`` only; ``heldout4``
+split: the rules were written and the classifier trained on ``train`` only; ``heldout5``
 was written by a separate author who saw neither, committed before any tuning and never
-tuned on, so it is the honest number (see ``tests/data/make_injection_corpus.py`` for how
+tuned on, so it is the honest number; ``ordinary`` is everyday messages (benign only), for
+the false-positive rate on ordinary traffic (see ``tests/data/make_injection_corpus.py`` for how
 the splits were made). Rules alone and the classifier alone are shown beside the
 combination the guard uses. Latency is
 measured on a 4,000-character message, as p50/p95 CPU time over many runs, and printed as a ratio
@@ -33,10 +34,12 @@ PARAGRAPH = (
 )
 
 
-SPLITS = ("train", "heldout4")
+SPLITS = ("train", "heldout5", "ordinary")
 
 
 def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float, int, int]]:
+    """Per split: detection, false positives, attacks, benign rows (``ordinary`` holds
+    everyday messages only, so its detection is 0 of 0)."""
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     rates: dict[str, tuple[float, float, int, int]] = {}
     for split in SPLITS:
@@ -44,7 +47,8 @@ def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float
         benign = [r["text"] for r in rows if r["split"] == split and r["label"] == "benign"]
         caught = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in attacks)
         false = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in benign)
-        rates[split] = (caught / len(attacks), false / len(benign), len(attacks), len(benign))
+        detect = caught / len(attacks) if attacks else 0.0
+        rates[split] = (detect, false / len(benign), len(attacks), len(benign))
     return rates
 
 

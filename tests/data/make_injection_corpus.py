@@ -484,7 +484,10 @@ EXTRA_ROWS = (
     ("injection_train5d.jsonl", "habla-train5d", "train"),
     ("injection_train5e.jsonl", "habla-train5e", "train"),
     ("injection_heldout3.jsonl", "habla-heldout3", "train"),
-    ("injection_heldout4.jsonl", "habla-heldout4", "heldout4"),
+    ("injection_heldout4.jsonl", "habla-heldout4", "train"),
+    ("injection_ordinary_train.jsonl", "habla-ordinary", "train"),
+    ("injection_heldout5.jsonl", "habla-heldout5", "heldout5"),
+    ("injection_ordinary_heldout.jsonl", "habla-ordinary-heldout", "ordinary"),
 )
 
 

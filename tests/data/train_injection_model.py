@@ -55,7 +55,7 @@ Example = tuple[Counter[str], tuple[str, ...]]
 
 def windows(text: str, lexicon: Lexicon, rules: InjectionDetector) -> list[Example]:
     """Every window of every view of ``text``, as feature counts, with the text's rules."""
-    seen = views(text).views
+    seen = views(text).plain
     matched = tuple(f"r:{rule}" for rule in rules.scan(text).rules)
     found: list[Example] = []
     for view in seen:
@@ -151,7 +151,7 @@ def cross_validate(rows: Sequence[dict[str, str]], folds: int, c: float) -> None
         for r in rows:
             if fold_of(r) == k:
                 found = rules.scan(r["text"])
-                seen = views(r["text"]).views
+                seen = views(r["text"]).plain
                 scored.append((r["label"], model.probability(seen, found.rules), found.score))
     attacks = [s for s in scored if s[0] == "attack"]
     benign = [s for s in scored if s[0] == "benign"]

@@ -63,7 +63,8 @@ FLAG_REASON = "possible prompt injection"
 # heaviest rule once). Counting rules rather than families was tried and dropped after
 # heldout3: two overlapping rules matching one quoted phrase in a question about prompt
 # injection outvoted a classifier that was right.
-MODEL_CUTOFF = 0.97
+MODEL_CUTOFF = 0.9
+MAX_SCORE = round(1 / MODEL_CUTOFF, 3)  # a backstop scores the top of the scale
 FAMILIES_ALONE = 2.0
 MODEL_RULE_ID = "model.ngram"
 SMUGGLED_RULE_ID = "smuggled.tag_text"
@@ -81,7 +82,7 @@ def family_score(rules: Iterable[Rule]) -> float:
 def combined_score(probability: float, families: float = 0.0, decisive: bool = False) -> float:
     """The guard's score: the classifier's probability over :data:`MODEL_CUTOFF`, unless a
     backstop reaches the threshold by itself."""
-    backstop = 1.0 if decisive or families >= FAMILIES_ALONE else 0.0
+    backstop = MAX_SCORE if decisive or families >= FAMILIES_ALONE else 0.0
     return round(max(probability / MODEL_CUTOFF, backstop), 3)
 
 
@@ -128,7 +129,7 @@ class InjectionDetector:
         if self.model is None:  # rules alone: their weights add up
             score = sum(r.weight for r in matched.values()) + (1.0 if smuggled else 0.0)
             return Detection(round(score, 3), tuple(ids))
-        probability = round(self.model.probability(seen, ids), 3)
+        probability = round(self.model.probability(found.plain, ids), 3)
         if probability >= MODEL_CUTOFF:
             ids.append(MODEL_RULE_ID)
         decisive = smuggled or any(rule.decisive for rule in matched.values())

@@ -79,6 +79,7 @@ class Views:
     cleaned: str
     views: tuple[str, ...]
     smuggled: str = ""  # ASCII hidden in Unicode tag characters, if any
+    plain: tuple[str, ...] = ()  # the views that are not speculative decodings (see views)
 
 
 def clean(text: str) -> str:
@@ -99,21 +100,43 @@ def views(text: str) -> Views:
     cleaned = clean(text)
     base = fold(cleaned)
     found = [base]
+    # The views that are the text, or a decoding of it that evidently applies: what a
+    # classifier scores. Rules also get the speculative ones (every short text rot13'd and
+    # reversed), where a match is evidence; a classifier would only see gibberish there.
+    plain = [base]
     smuggled = _tag_payload(text)
     if smuggled:
         found.append(fold(smuggled))
+        plain.append(found[-1])
     short = len(base) <= ALWAYS_ALL_VIEWS_CHARS
-    if short or _LEET_INSIDE.search(base) or _LOOKALIKE_SCRIPTS.search(base):
+    disguised = bool(_LEET_INSIDE.search(base) or _LOOKALIKE_SCRIPTS.search(base))
+    if short or disguised:
         found.append(base.translate(_FOLD_LOOKALIKES))
-    found.extend(fold(joined) for joined in _joined_spans(cleaned))
+        if disguised:
+            plain.append(found[-1])
+    joined = [fold(span) for span in _joined_spans(cleaned)]
+    found.extend(joined)
+    plain.extend(joined)
     # A long text gets the rot13 and backwards views only when it looks written that way
     # (its common words show up encoded): each view is one more pass of every rule.
-    if short or _ENCODED_HINTS.search(base):
-        found.append(codecs.encode(base, "rot13"))
-    if short or _BACKWARDS_HINTS.search(base):
-        found.append(base[::-1])
-    found.extend(fold(decoded) for decoded in _decoded_runs(cleaned))
-    return Views(cleaned, tuple(dict.fromkeys(v for v in found if v)), smuggled)
+    for hints, encoded in (
+        (_ENCODED_HINTS, lambda: codecs.encode(base, "rot13")),
+        (_BACKWARDS_HINTS, lambda: base[::-1]),
+    ):
+        hinted = bool(hints.search(base))
+        if short or hinted:
+            found.append(encoded())
+            if hinted:
+                plain.append(found[-1])
+    decoded = [fold(run) for run in _decoded_runs(cleaned)]
+    found.extend(decoded)
+    plain.extend(decoded)
+    return Views(
+        cleaned,
+        tuple(dict.fromkeys(v for v in found if v)),
+        smuggled,
+        tuple(dict.fromkeys(v for v in plain if v)),
+    )
 
 
 def _tag_payload(text: str) -> str:
