@@ -43,11 +43,11 @@ def rate(hits: int, total: int) -> float:
 
 
 HELD_OUT = ("heldout5", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train DET_TRAIN / FP_TRAIN;
-# heldout5 DET_H5 / FP_H5; ordinary messages FP_ORD. The floors are those numbers minus a
-# small margin, so a regression fails here.
+# Measured once, after the model was frozen (docs/guardrails.md): train 99.9% / 0.19%;
+# heldout5 88.4% (221/250) / 4.8% (12/250); ordinary messages 0 false positives of 500.
+# The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout5": (0.0, 1.0), "ordinary": (0.0, 1.0)}
+HELD_OUT_FLOORS = {"heldout5": (0.86, 0.065), "ordinary": (0.0, 0.01)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:

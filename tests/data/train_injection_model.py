@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, sparse
 
+from habla.guards import injection_model
 from habla.guards.injection import DEFAULT_THRESHOLD, InjectionDetector
 from habla.guards.injection_model import (
     Lexicon,
@@ -72,7 +73,7 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
     cols: list[int] = []
     vals: list[float] = []
     for i, ((counts, matched), _) in enumerate(examples):
-        norm = 1.0 / np.sqrt(max(1, sum(counts.values())))
+        norm = 1.0 / max(1, sum(counts.values())) ** injection_model.NORM_POWER
         for feature, count in counts.items():
             rows.append(i)
             cols.append(vocab.setdefault(feature, len(vocab)))
@@ -105,7 +106,8 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
 def _logit(model: NgramModel, example: Example) -> float:
     counts, matched = example
     total = max(1, sum(counts.values()))
-    grams = sum(model.weights.get(f, 0.0) * n for f, n in counts.items()) / np.sqrt(total)
+    grams = sum(model.weights.get(f, 0.0) * n for f, n in counts.items())
+    grams /= total**injection_model.NORM_POWER
     return model.bias + grams + sum(model.weights.get(f, 0.0) for f in matched)
 
 

@@ -29,11 +29,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Literal, get_args
 
 from habla.core.errors import ConfigError
 from habla.guards.base import GuardContext, Verdict
+from habla.guards.bundled import data_text
 from habla.guards.injection_model import NgramModel
 from habla.guards.normalize import views
 from habla.guards.rules import Rule, match, parse_rules
@@ -109,8 +109,7 @@ class InjectionDetector:
 
     @staticmethod
     def bundled_rules() -> tuple[Rule, ...]:
-        source = resources.files("habla.guards").joinpath("data/injection_rules.toml")
-        return parse_rules(source.read_text(encoding="utf-8"), "injection rules")
+        return parse_rules(data_text("injection_rules.toml"), "injection rules")
 
     @classmethod
     def from_toml(cls, text: str, model: NgramModel | None = None) -> InjectionDetector:

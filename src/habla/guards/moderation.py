@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Literal
 
 import httpx
 
 from habla.core.errors import BackendUnavailable, ConfigError
 from habla.guards.base import GuardContext, Verdict
+from habla.guards.bundled import data_text, parse_toml
 from habla.guards.normalize import views
 from habla.guards.rules import Rule, match, parse_rules
 
@@ -74,13 +73,12 @@ class LocalModeration:
 
     @classmethod
     def bundled(cls) -> LocalModeration:
-        source = resources.files("habla.guards").joinpath("data/moderation_rules.toml")
-        return cls.from_toml(source.read_text(encoding="utf-8"))
+        return cls.from_toml(data_text("moderation_rules.toml"))
 
     @classmethod
     def from_toml(cls, text: str) -> LocalModeration:
         rules = parse_rules(text, "moderation rules")
-        policies = tomllib.loads(text).get("categories")
+        policies = parse_toml(text, "moderation rules").get("categories")
         if not isinstance(policies, dict) or not all(
             isinstance(v, str) and v for v in policies.values()
         ):

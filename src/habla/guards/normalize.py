@@ -119,13 +119,10 @@ def views(text: str) -> Views:
     plain.extend(joined)
     # A long text gets the rot13 and backwards views only when it looks written that way
     # (its common words show up encoded): each view is one more pass of every rule.
-    for hints, encoded in (
-        (_ENCODED_HINTS, lambda: codecs.encode(base, "rot13")),
-        (_BACKWARDS_HINTS, lambda: base[::-1]),
-    ):
+    for hints, decode in ((_ENCODED_HINTS, _rot13), (_BACKWARDS_HINTS, _backwards)):
         hinted = bool(hints.search(base))
         if short or hinted:
-            found.append(encoded())
+            found.append(decode(base))
             if hinted:
                 plain.append(found[-1])
     decoded = [fold(run) for run in _decoded_runs(cleaned)]
@@ -137,6 +134,14 @@ def views(text: str) -> Views:
         smuggled,
         tuple(dict.fromkeys(v for v in plain if v)),
     )
+
+
+def _rot13(text: str) -> str:
+    return codecs.encode(text, "rot13")
+
+
+def _backwards(text: str) -> str:
+    return text[::-1]
 
 
 def _tag_payload(text: str) -> str:

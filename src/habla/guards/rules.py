@@ -10,11 +10,11 @@ views it matches. This module knows nothing about what the rules mean.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from habla.core.errors import ConfigError
+from habla.guards.bundled import parse_toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +29,7 @@ class Rule:
 
 def parse_rules(text: str, what: str) -> tuple[Rule, ...]:
     """Rules from the ``[[rule]]`` tables of a TOML document; ``what`` names it in errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{what} are not valid TOML: {exc}") from exc
+    data = parse_toml(text, what)
     raw_rules = data.get("rule")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise ConfigError(f"{what} need at least one [[rule]] table")
