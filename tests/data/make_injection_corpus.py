@@ -6,7 +6,8 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train|heldout3).
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout5, or
+ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
 scored and is measured once, then moved into ``train`` for the next round:
@@ -16,8 +17,12 @@ scored and is measured once, then moved into ``train`` for the next round:
 2. ``heldout2`` (107 rows, written by hand) measured the second round of rules: 77.8%
    detection, 2.3% false positives.
 3. ``train3``, ``train4a``/``4b``/``4c`` and ``train5d``/``5e`` (JSONL beside this script)
-   were written by separate authors to widen the training data for the classifier, and
-   ``heldout3`` by another who saw neither the rules nor this corpus.
+   were written by separate authors to widen the training data for the classifier;
+   ``heldout3``, ``heldout4`` and ``heldout5`` each by another author who saw neither the
+   rules nor this corpus (rules + classifier: 90.0% / 4.3%, 86.5% / 4.0%, 88.4% / 4.8%).
+4. ``ordinary_train`` (1,500 everyday messages) joined train once the classifier was seen
+   blocking "¿qué tal?"; ``ordinary_heldout`` (500) measures false positives on ordinary
+   traffic (0 of 500 on the first measurement).
 """
 
 from __future__ import annotations
@@ -475,7 +480,8 @@ HELDOUT2_BENIGN: list[tuple[str, str]] = [
 
 
 # Rows kept as JSONL beside this script: (file, source, split). Never tune on a held-out
-# split; ``injection_heldout4.jsonl`` is kept back, unscored, for the next round.
+# split; the next round scores the unscored files kept beside this one (see
+# docs/guardrails.md) before anything else changes.
 EXTRA_ROWS = (
     ("injection_train3.jsonl", "habla-train3", "train"),
     ("injection_train4a.jsonl", "habla-train4a", "train"),
