@@ -1,13 +1,13 @@
 """Injection guard and local moderation: detection, false positives and latency.
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
-split: the rules were written and the classifier trained on ``train`` only; ``heldout5``
+split: the rules were written and the classifier trained on ``train`` only; ``heldout6``
 was written by a separate author who saw neither, committed before any tuning and never
 tuned on, so it is the honest number; ``ordinary`` is everyday messages (benign only), for
 the false-positive rate on ordinary traffic (see ``tests/data/make_injection_corpus.py`` for how
 the splits were made). Rules alone and the classifier alone are shown beside the
 combination the guard uses. Latency is
-measured on a 4,000-character message, as p50/p95 CPU time over many runs, and printed as a ratio
+measured on a 4,000-character message of distinct ordinary text, as p50/p95 CPU time over many runs, and printed as a ratio
 to a naive baseline measured in the same run: ``str.lower`` plus ``in`` over every rule
 keyword (what a keyword blocklist would cost). Run through ``benchmarks/guards.py``.
 """
@@ -34,7 +34,21 @@ PARAGRAPH = (
 )
 
 
-SPLITS = ("train", "heldout5", "ordinary")
+SPLITS = ("train", "heldout6", "ordinary")
+
+
+def realistic_message() -> str:
+    """:data:`PARAGRAPH` and then benign train texts, each once, up to
+    :data:`MESSAGE_CHARS`. (One paragraph repeated would time the wrong thing: the
+    classifier reads a run of words it has seen before in the same text only once.)"""
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+    parts = [PARAGRAPH]
+    for row in rows:
+        if row["split"] == "train" and row["label"] == "benign" and len(row["text"]) >= 200:
+            parts.append(row["text"])
+        if sum(map(len, parts)) >= MESSAGE_CHARS:
+            break
+    return "\n\n".join(parts)[:MESSAGE_CHARS]
 
 
 def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float, int, int]]:
@@ -85,7 +99,7 @@ def report(rounds: int = 200) -> None:
                 f"    {split:8} detection {detect:6.1%} of {attacks} attacks   "
                 f"false positives {false:5.1%} of {benign} benign"
             )
-    message = (PARAGRAPH * (MESSAGE_CHARS // len(PARAGRAPH) + 1))[:MESSAGE_CHARS]
+    message = realistic_message()
     keywords = sorted({k for rule in detector.rules for k in rule.keywords})
 
     def baseline() -> bool:

@@ -42,17 +42,17 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-HELD_OUT = ("heldout5", "ordinary")
+HELD_OUT = ("heldout6", "ordinary")
 # Measured once, after the model was frozen (docs/guardrails.md): train 99.9% / 0.19%;
 # heldout5 88.4% (221/250) / 4.8% (12/250); ordinary messages 0 false positives of 500.
 # The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout5": (0.86, 0.065), "ordinary": (0.0, 0.01)}
+HELD_OUT_FLOORS = {"heldout6": (0.86, 0.065), "ordinary": (0.0, 0.01)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
-    assert len(ROWS) >= 8000
-    for split in ("train", "heldout5"):
+    assert len(ROWS) >= 11000
+    for split in ("train", "heldout6"):
         labels = {row["label"] for row in ROWS if row["split"] == split}
         assert labels == {"attack", "benign"}
     assert {row["label"] for row in ROWS if row["split"] == "ordinary"} == {"benign"}

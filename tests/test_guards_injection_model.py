@@ -29,6 +29,8 @@ from habla.guards.injection_model import (
     NgramModel,
     corpus_digest,
     window_spans,
+    without_repeats,
+    words_of,
 )
 from habla.guards.normalize import views
 
@@ -38,8 +40,8 @@ import train_injection_model  # noqa: E402  (a script beside the corpus, not a p
 
 CORPUS_LINES = (DATA / "injection_corpus.jsonl").read_text(encoding="utf-8").splitlines()
 MODEL = NgramModel.bundled()
-# Ordinary prose with no sentence repeated (repetition inside a window inflates a score:
-# docs/guardrails.md, "what these guards do not do").
+# Ordinary prose with no sentence repeated (a repeated run of words is read once, which
+# would shift where the attack sits).
 FILLER = " ".join(
     f"On day {day} the {team} team met in {city} to review the {topic} and agreed on next steps."
     for day, (team, city, topic) in enumerate(
@@ -79,6 +81,35 @@ def test_a_window_scores_the_same_wherever_it_sits_in_a_long_document() -> None:
     assert detector.scan(FILLER).score < 1.0
     middle = len(FILLER) // 2
     assert detector.scan(FILLER[:middle] + ". " + ATTACK + " " + FILLER[middle:]).score >= 1.0
+
+
+def test_a_run_of_words_seen_before_is_read_once() -> None:
+    paragraph = "Please send the signed invoice to the accounts team before Friday noon."
+    once = words_of(paragraph)
+    assert words_of(paragraph + " " + paragraph) == once
+    assert words_of("\n\n".join([paragraph] * 3) + " Thanks!") == [*once, "Thanks"]
+    # Short repeats are language, not copies: "very very" and a repeated five-word phrase stay.
+    assert without_repeats(["very", "very", "good"]) == ["very", "very", "good"]
+    phrase = "one two three four five".split()
+    assert without_repeats([*phrase, "and", *phrase]) == [*phrase, "and", *phrase]
+    assert without_repeats([]) == []
+
+
+def test_a_text_pasted_twice_scores_as_it_does_once() -> None:
+    # Before, a harmless paragraph pasted twice could cross the cut-off: the window's sum
+    # doubled while its normaliser grew by the square root.
+    detector = InjectionDetector.bundled()
+    benign = [
+        json.loads(line)["text"]
+        for line in CORPUS_LINES
+        if '"label": "benign"' in line and '"split": "train"' in line
+    ]
+    texts = [text for text in benign if 6 <= len(words_of(text)) <= 60][:200]
+    assert len(texts) == 200
+    for text in texts:
+        once, twice = detector.scan(text), detector.scan(text + "\n\n" + text)
+        assert twice.probability == once.probability, text
+    assert detector.scan(ATTACK + " " + ATTACK).score >= 1.0
 
 
 def test_windows_of_every_size_cover_every_word_and_overlap() -> None:

@@ -492,8 +492,13 @@ EXTRA_ROWS = (
     ("injection_heldout3.jsonl", "habla-heldout3", "train"),
     ("injection_heldout4.jsonl", "habla-heldout4", "train"),
     ("injection_ordinary_train.jsonl", "habla-ordinary", "train"),
-    ("injection_heldout5.jsonl", "habla-heldout5", "heldout5"),
-    ("injection_ordinary_heldout.jsonl", "habla-ordinary-heldout", "ordinary"),
+    ("injection_train6a.jsonl", "habla-train6a", "train"),
+    ("injection_train6b.jsonl", "habla-train6b", "train"),
+    ("injection_train6c.jsonl", "habla-train6c", "train"),
+    ("injection_heldout5.jsonl", "habla-heldout5", "train"),
+    ("injection_ordinary_heldout.jsonl", "habla-ordinary-heldout", "train"),
+    ("injection_heldout6.jsonl", "habla-heldout6", "heldout6"),
+    ("injection_ordinary2.jsonl", "habla-ordinary2", "ordinary"),
 )
 
 

@@ -56,6 +56,8 @@ _WORD = re.compile(r"\w+")
 # A view longer than this many words is cut: the rules still see all of it, and an
 # attack hidden past 20,000 words of a single message is the rules' job.
 MAX_WORDS = 20_000
+# A run of this many words seen before in the same view is a copy (see without_repeats).
+REPEAT_RUN = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,23 @@ def word_features(words: Sequence[str], lexicon: Lexicon) -> list[list[str]]:
 
 
 def words_of(view: str) -> list[str]:
-    return _WORD.findall(view)[:MAX_WORDS]
+    return without_repeats(_WORD.findall(view)[:MAX_WORDS])
+
+
+def without_repeats(words: list[str]) -> list[str]:
+    """``words`` without the second and later copies of any run of :data:`REPEAT_RUN`
+    words: a paragraph pasted twice reads as once, so repetition cannot push a window's
+    score out (the sum grows with the copies, the normaliser only with their root)."""
+    if len(words) < 2 * REPEAT_RUN:
+        return words
+    first: dict[tuple[str, ...], int] = {}
+    repeated = [False] * len(words)
+    for start in range(len(words) - REPEAT_RUN + 1):
+        run = tuple(words[start : start + REPEAT_RUN])
+        seen = first.setdefault(run, start)
+        if seen + REPEAT_RUN <= start:
+            repeated[start : start + REPEAT_RUN] = [True] * REPEAT_RUN
+    return [word for word, copy in zip(words, repeated, strict=True) if not copy]
 
 
 def window_spans(count: int) -> list[tuple[int, int]]:
