@@ -4,12 +4,12 @@ Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl
 split: the rules were written and the classifier trained on ``train`` only; ``heldout6``
 was written by a separate author who saw neither, committed before any tuning and never
 tuned on, so it is the honest number; ``ordinary`` is everyday messages (benign only), for
-the false-positive rate on ordinary traffic (see ``tests/data/make_injection_corpus.py`` for how
-the splits were made). Rules alone and the classifier alone are shown beside the
-combination the guard uses. Latency is
-measured on a 4,000-character message of distinct ordinary text, as p50/p95 CPU time over many runs, and printed as a ratio
-to a naive baseline measured in the same run: ``str.lower`` plus ``in`` over every rule
-keyword (what a keyword blocklist would cost). Run through ``benchmarks/guards.py``.
+the false-positive rate on ordinary traffic (see ``tests/data/make_injection_corpus.py``
+for how the splits were made). Rules alone and the classifier alone are shown beside the
+combination the guard uses. Latency is measured on a 4,000-character message of distinct
+text, as p50/p95 CPU time over many runs, and printed as a ratio to a naive baseline
+measured in the same run: ``str.lower`` plus ``in`` over every rule keyword (what a
+keyword blocklist would cost). Run through ``benchmarks/guards.py``.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def test_a_run_of_words_seen_before_is_read_once() -> None:
     assert words_of("\n\n".join([paragraph] * 3) + " Thanks!") == [*once, "Thanks"]
     # Short repeats are language, not copies: "very very" and a repeated five-word phrase stay.
     assert without_repeats(["very", "very", "good"]) == ["very", "very", "good"]
-    phrase = "one two three four five".split()
+    phrase = ["one", "two", "three", "four", "five"]
     assert without_repeats([*phrase, "and", *phrase]) == [*phrase, "and", *phrase]
     assert without_repeats([]) == []
 

@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout5, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout6, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -23,6 +23,10 @@ scored and is measured once, then moved into ``train`` for the next round:
 4. ``ordinary_train`` (1,500 everyday messages) joined train once the classifier was seen
    blocking "¿qué tal?"; ``ordinary_heldout`` (500) measures false positives on ordinary
    traffic (0 of 500 on the first measurement).
+5. Round 6: ``train6a``/``6b``/``6c`` (three more authors: framing-heavy attacks, long
+   pasted documents, non-English) and the spent heldout5 and ordinary_heldout joined
+   train; ``heldout6`` (92.0% / 3.6%) and ``ordinary2`` (1.2% false positives) measured it.
+   ``heldout7`` and ``ordinary3`` wait beside this script, unscored, for the next round.
 """
 
 from __future__ import annotations
