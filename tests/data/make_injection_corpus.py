@@ -501,8 +501,10 @@ EXTRA_ROWS = (
     ("injection_train6c.jsonl", "habla-train6c", "train"),
     ("injection_heldout5.jsonl", "habla-heldout5", "train"),
     ("injection_ordinary_heldout.jsonl", "habla-ordinary-heldout", "train"),
-    ("injection_heldout6.jsonl", "habla-heldout6", "heldout6"),
-    ("injection_ordinary2.jsonl", "habla-ordinary2", "ordinary"),
+    ("injection_heldout6.jsonl", "habla-heldout6", "train"),
+    ("injection_ordinary2.jsonl", "habla-ordinary2", "train"),
+    ("injection_heldout7.jsonl", "habla-heldout7", "heldout7"),
+    ("injection_ordinary3.jsonl", "habla-ordinary3", "ordinary"),
 )
 
 

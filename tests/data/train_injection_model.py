@@ -9,13 +9,10 @@ logistic regression (L2, balanced classes) over the features of
 :mod:`habla.guards.injection_model`, fitted by L-BFGS (scipy) from zero, so the same corpus
 gives the same weights.
 
-Each feature is scaled, before fitting, by how unevenly it falls on the two classes (its
-log-count ratio, as in NBSVM, Wang & Manning 2012) plus :data:`SCALE_FLOOR`; the fitted
-weight times that scale is what the file keeps, so the guard's arithmetic is unchanged. The
-scale spends the regularisation where the evidence is: a word seen in attacks and
-near-misses alike stays cheap to ignore, one seen almost only in attacks is cheap to
-trust. In 5-fold cross-validation (10,355 rows) at the guard's cut-off it kept detection
-(82.3% → 82.8%) and cut false positives on near-misses from 2.7% to 1.7%.
+Scaling each feature by its log-count ratio before fitting (NBSVM) was tried in round 6
+and reverted: it cut cross-validated false positives on near-misses (2.7% → 1.7%) but made
+common words that happen to lean towards attacks decisive in short messages ("then" is in
+118 training attacks and 22 benign texts: "And then?" scored 0.996).
 
 Long texts are multiple-instance examples: every window of a benign text is a benign
 example, but only one window of an attack holds the attack, so the first pass learns from
@@ -53,16 +50,10 @@ from habla.guards.normalize import views
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "injection_corpus.jsonl"
 OUT = ROOT / "src" / "habla" / "guards" / "data" / "injection_model.json.gz"
-C = 1024.0
+C = 512.0
 PASSES = 3
 STEPS = 600
 PRUNE = 1e-3  # weights smaller than this (in absolute value) are dropped from the file
-# A feature's scale is |log-count ratio| + this. In CV, 0.1 and 1.0 both did worse: near 0
-# a feature as common in near-misses as in attacks is unusable even in good company, at 1
-# the scale hardly differs between features.
-SCALE_FLOOR = 0.25
-# Add-one smoothing of the per-class counts behind the log-count ratio.
-SMOOTHING = 1.0
 
 # A window's n-gram feature counts, and the rules that matched its whole text.
 Example = tuple[Counter[str], tuple[str, ...]]
@@ -98,8 +89,6 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
             vals.append(1.0)
     x = sparse.csr_matrix((vals, (rows, cols)), shape=(len(examples), len(vocab)))
     y = np.array([label for _, label in examples], dtype=float)
-    scale = feature_scale(x, y)
-    x = x @ sparse.diags(scale)
     share = y.mean()
     sample = np.where(y == 1, 0.5 / max(share, 1e-9), 0.5 / max(1 - share, 1e-9)) / len(y)
 
@@ -114,19 +103,9 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
     fitted = optimize.minimize(
         loss, np.zeros(len(vocab) + 1), jac=True, method="L-BFGS-B", options={"maxiter": STEPS}
     )
-    w, b = fitted.x[:-1] * scale, float(fitted.x[-1])  # weights for unscaled features
+    w, b = fitted.x[:-1], float(fitted.x[-1])
     weights = {f: round(float(w[i]), 4) for f, i in vocab.items() if abs(w[i]) >= PRUNE}
     return NgramModel(round(b, 4), weights, lexicon)
-
-
-def feature_scale(x: sparse.csr_matrix, y: np.ndarray) -> np.ndarray:
-    """|log((share of attack examples with the feature) / (share of benign ones))| plus
-    :data:`SCALE_FLOOR`, per feature (column of ``x``)."""
-    present = (x > 0).astype(float)
-    attack = SMOOTHING + np.asarray(present[y == 1].sum(axis=0)).ravel()
-    benign = SMOOTHING + np.asarray(present[y == 0].sum(axis=0)).ravel()
-    ratio = np.log((attack / attack.sum()) / (benign / benign.sum()))
-    return np.asarray(np.abs(ratio) + SCALE_FLOOR)
 
 
 def _logit(model: NgramModel, example: Example) -> float:
