@@ -27,6 +27,7 @@ attack anyone will write: docs/guardrails.md gives the measured rates.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -109,7 +110,7 @@ class InjectionDetector:
 
     @staticmethod
     def bundled_rules() -> tuple[Rule, ...]:
-        return parse_rules(data_text("injection_rules.toml"), "injection rules")
+        return _bundled_rules()
 
     @classmethod
     def from_toml(cls, text: str, model: NgramModel | None = None) -> InjectionDetector:
@@ -181,3 +182,10 @@ class InjectionGuard:
         return Verdict(
             "allow", f"{FLAG_REASON} (logged only)", rules=found.rules, score=found.score
         )
+
+
+@functools.cache
+def _bundled_rules() -> tuple[Rule, ...]:
+    # The package's own rules are read-only and every app a process builds needs them:
+    # parse (and compile) them once, as the bundled model is loaded once.
+    return parse_rules(data_text("injection_rules.toml"), "injection rules")
