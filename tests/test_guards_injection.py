@@ -104,11 +104,14 @@ def test_near_misses_stay_under_the_threshold(text: str) -> None:
     assert not is_attack(text), DETECTOR.scan(text)
 
 
-# Short everyday follow-ups: a model once blocked "And then?" ("then" leans towards attacks
-# in the corpus: "decode this, then do it") while every split's numbers looked fine.
+# Short everyday follow-ups: models blocked "And then?" and "talk" ("then" and "talk" lean
+# towards attacks in the corpus: "decode this, then do it") while every split's numbers
+# looked fine.
 # (Known false positive of the shipped model, left out: "right then, next step?".)
 FOLLOW_UPS = [
     "And then?",
+    "talk",
+    "talk to me",
     "and then what happened",
     "Then?",
     "what next?",

@@ -505,8 +505,10 @@ EXTRA_ROWS = (
     ("injection_ordinary_heldout.jsonl", "habla-ordinary-heldout", "train"),
     ("injection_heldout6.jsonl", "habla-heldout6", "train"),
     ("injection_ordinary2.jsonl", "habla-ordinary2", "train"),
-    ("injection_heldout7.jsonl", "habla-heldout7", "heldout7"),
-    ("injection_ordinary3.jsonl", "habla-ordinary3", "ordinary"),
+    ("injection_heldout7.jsonl", "habla-heldout7", "train"),
+    ("injection_ordinary3.jsonl", "habla-ordinary3", "train"),
+    ("injection_heldout8.jsonl", "habla-heldout8", "heldout8"),
+    ("injection_ordinary4.jsonl", "habla-ordinary4", "ordinary"),
 )
 
 

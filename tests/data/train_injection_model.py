@@ -78,7 +78,8 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
     cols: list[int] = []
     vals: list[float] = []
     for i, ((counts, matched), _) in enumerate(examples):
-        norm = 1.0 / max(1, sum(counts.values())) ** injection_model.NORM_POWER
+        size = max(injection_model.MIN_NORM_FEATURES, sum(counts.values()))
+        norm = 1.0 / size**injection_model.NORM_POWER
         for feature, count in counts.items():
             rows.append(i)
             cols.append(vocab.setdefault(feature, len(vocab)))
@@ -110,7 +111,7 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
 
 def _logit(model: NgramModel, example: Example) -> float:
     counts, matched = example
-    total = max(1, sum(counts.values()))
+    total = max(injection_model.MIN_NORM_FEATURES, sum(counts.values()))
     grams = sum(model.weights.get(f, 0.0) * n for f, n in counts.items())
     grams /= total**injection_model.NORM_POWER
     return model.bias + grams + sum(model.weights.get(f, 0.0) for f in matched)

@@ -45,6 +45,11 @@ CHAR_GRAMS = (3, 4, 5)
 # can cross the cut-off); 1 (the mean) does not, but in cross-validation it flagged 5-6%
 # of ordinary short messages instead of 0.3%. Kept at 0.5 until a better remedy is measured.
 NORM_POWER = 0.5
+# ...and that count is at least this many: a message of a word or two ("talk", "And
+# then?") carries little evidence, and with the plain count a couple of common words
+# that lean towards attacks in the corpus crossed the cut-off (no training attack is
+# that short). Texts of about four words and more are scored as before.
+MIN_NORM_FEATURES = 64
 # Character pieces come from at most this many letters of a word: longer "words" are
 # base64 blobs, joined spaced-out letters or URLs, and would cost thousands of pieces.
 MAX_GRAM_CHARS = 32
@@ -265,7 +270,7 @@ class NgramModel:
             previous = word
         best = -math.inf
         for start, end in window_spans(len(words)):
-            size = counts[end] - counts[start]
+            size = max(MIN_NORM_FEATURES, counts[end] - counts[start])
             best = max(best, self.bias + (sums[end] - sums[start]) / size**NORM_POWER)
         return best
 
