@@ -44,10 +44,10 @@ def rate(hits: int, total: int) -> float:
 
 HELD_OUT = ("heldout8", "ordinary")
 # Measured once, after the model was frozen (docs/guardrails.md): train 100% / 0.2%;
-# heldout7 82.3% (205/249) / 7.2% (18/249); ordinary3 everyday messages 1.1% (5 of 473).
+# heldout8 85.5% (213/249) / 4.4% (11/248); ordinary4 everyday messages 0.4% (2 of 485).
 # The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout8": (0.80, 0.085), "ordinary": (0.0, 0.02)}
+HELD_OUT_FLOORS = {"heldout8": (0.83, 0.06), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:

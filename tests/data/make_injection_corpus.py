@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout7, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout8, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -28,7 +28,11 @@ scored and is measured once, then moved into ``train`` for the next round:
    train; ``heldout6`` (92.0% / 3.6%) and ``ordinary2`` (1.2% false positives) measured it.
 6. Round 7 (round 6's model blocked "And then?"; NBSVM scaling reverted): heldout6 and
    ordinary2 joined train; ``heldout7`` (82.3% / 7.2%) and ``ordinary3`` (1.1%) measured
-   it. ``heldout8`` and ``ordinary4`` wait beside this script, unscored, for the next round.
+   it.
+7. Round 8 (round 7's model blocked "talk"; the normaliser counts at least 64 features):
+   heldout7 and ordinary3 joined train; ``heldout8`` (85.5% / 4.4%) and ``ordinary4``
+   (0.4%) measured it. ``heldout9`` and ``ordinary5`` wait beside this script, unscored,
+   for the next round.
 """
 
 from __future__ import annotations
