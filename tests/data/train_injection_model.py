@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, sparse
 
-from habla.guards import injection_model
 from habla.guards.injection import DEFAULT_THRESHOLD, InjectionDetector
 from habla.guards.injection_model import (
     Lexicon,
     NgramModel,
     corpus_digest,
+    normaliser,
     window_spans,
     word_features,
     words_of,
@@ -78,8 +78,7 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
     cols: list[int] = []
     vals: list[float] = []
     for i, ((counts, matched), _) in enumerate(examples):
-        size = max(injection_model.MIN_NORM_FEATURES, sum(counts.values()))
-        norm = 1.0 / size**injection_model.NORM_POWER
+        norm = 1.0 / normaliser(sum(counts.values()))
         for feature, count in counts.items():
             rows.append(i)
             cols.append(vocab.setdefault(feature, len(vocab)))
@@ -111,9 +110,8 @@ def fit(examples: Sequence[tuple[Example, int]], c: float, lexicon: Lexicon) -> 
 
 def _logit(model: NgramModel, example: Example) -> float:
     counts, matched = example
-    total = max(injection_model.MIN_NORM_FEATURES, sum(counts.values()))
     grams = sum(model.weights.get(f, 0.0) * n for f, n in counts.items())
-    grams /= total**injection_model.NORM_POWER
+    grams /= normaliser(sum(counts.values()))
     return model.bias + grams + sum(model.weights.get(f, 0.0) for f in matched)
 
 
