@@ -42,17 +42,17 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-HELD_OUT = ("heldout8", "ordinary")
+HELD_OUT = ("heldout9", "ordinary")
 # Measured once, after the model was frozen (docs/guardrails.md): train 100% / 0.2%;
 # heldout8 85.5% (213/249) / 4.4% (11/248); ordinary4 everyday messages 0.4% (2 of 485).
 # The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout8": (0.83, 0.06), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout9": (0.80, 0.085), "ordinary": (0.0, 0.02)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
-    assert len(ROWS) >= 13000
-    for split in ("train", "heldout8"):
+    assert len(ROWS) >= 16000
+    for split in ("train", "heldout9"):
         labels = {row["label"] for row in ROWS if row["split"] == split}
         assert labels == {"attack", "benign"}
     assert {row["label"] for row in ROWS if row["split"] == "ordinary"} == {"benign"}

@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout8, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout9, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -31,8 +31,14 @@ scored and is measured once, then moved into ``train`` for the next round:
    it.
 7. Round 8 (round 7's model blocked "talk"; the normaliser counts at least 64 features):
    heldout7 and ordinary3 joined train; ``heldout8`` (85.5% / 4.4%) and ``ordinary4``
-   (0.4%) measured it. ``heldout9`` and ``ordinary5`` wait beside this script, unscored,
-   for the next round.
+   (0.4%) measured it.
+8. Round 9 (the same model, more data): heldout8 and ordinary4 joined train, with
+   ``train9a`` (exfiltration, fake authority, social engineering, policy evasion, quiet
+   extraction, and their honest mirrors), ``train9b`` (pasted documents and configuration:
+   indirect injection against pasted security documents and operators' own system
+   prompts), ``train9c`` (non-English and short messages) and ``ordinary7`` (480 everyday
+   messages, 180 of them 1-6 words); ``heldout9`` and ``ordinary5`` measured it.
+   ``heldout10`` and ``ordinary6`` wait beside this script, unscored, for the next round.
 """
 
 from __future__ import annotations
@@ -511,8 +517,15 @@ EXTRA_ROWS = (
     ("injection_ordinary2.jsonl", "habla-ordinary2", "train"),
     ("injection_heldout7.jsonl", "habla-heldout7", "train"),
     ("injection_ordinary3.jsonl", "habla-ordinary3", "train"),
-    ("injection_heldout8.jsonl", "habla-heldout8", "heldout8"),
-    ("injection_ordinary4.jsonl", "habla-ordinary4", "ordinary"),
+    ("injection_heldout8.jsonl", "habla-heldout8", "train"),
+    ("injection_ordinary4.jsonl", "habla-ordinary4", "train"),
+    ("injection_train9a.jsonl", "habla-train9a", "train"),
+    ("injection_train9b.jsonl", "habla-train9b", "train"),
+    ("injection_train9c.jsonl", "habla-train9c", "train"),
+    ("injection_train9d.jsonl", "habla-train9d", "train"),
+    ("injection_ordinary7.jsonl", "habla-ordinary7", "train"),
+    ("injection_heldout9.jsonl", "habla-heldout9", "heldout9"),
+    ("injection_ordinary5.jsonl", "habla-ordinary5", "ordinary"),
 )
 
 
