@@ -37,7 +37,8 @@ scored and is measured once, then moved into ``train`` for the next round:
    extraction, and their honest mirrors), ``train9b`` (pasted documents and configuration:
    indirect injection against pasted security documents and operators' own system
    prompts), ``train9c`` (non-English and short messages) and ``ordinary7`` (480 everyday
-   messages, 180 of them 1-6 words); ``heldout9`` and ``ordinary5`` measured it.
+   messages, 180 of them 1-6 words); ``train9d`` (links and addresses: a bare URL was
+   blocked); ``heldout9`` (86.0% / 1.7%) and ``ordinary5`` (0.2%) measured it.
    ``heldout10`` and ``ordinary6`` wait beside this script, unscored, for the next round.
 """
 
