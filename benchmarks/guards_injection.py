@@ -37,24 +37,30 @@ PARAGRAPH = (
 SPLITS = ("train", "heldout9", "ordinary")
 
 
-def realistic_message() -> str:
+def corpus_rows() -> list[dict[str, str]]:
+    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+
+
+def realistic_message(rows: list[dict[str, str]]) -> str:
     """:data:`PARAGRAPH` and then benign train texts, each once, up to
     :data:`MESSAGE_CHARS`. (One paragraph repeated would time the wrong thing: the
     classifier reads a run of words it has seen before in the same text only once.)"""
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     parts = [PARAGRAPH]
+    length = len(PARAGRAPH)
     for row in rows:
+        if length >= MESSAGE_CHARS:
+            break
         if row["split"] == "train" and row["label"] == "benign" and len(row["text"]) >= 200:
             parts.append(row["text"])
-        if sum(map(len, parts)) >= MESSAGE_CHARS:
-            break
+            length += len(row["text"])
     return "\n\n".join(parts)[:MESSAGE_CHARS]
 
 
-def detection_rates(detector: InjectionDetector) -> dict[str, tuple[float, float, int, int]]:
+def detection_rates(
+    detector: InjectionDetector, rows: list[dict[str, str]]
+) -> dict[str, tuple[float, float, int, int]]:
     """Per split: detection, false positives, attacks, benign rows (``ordinary`` holds
     everyday messages only, so its detection is 0 of 0)."""
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     rates: dict[str, tuple[float, float, int, int]] = {}
     for split in SPLITS:
         attacks = [r["text"] for r in rows if r["split"] == split and r["label"] == "attack"]
@@ -91,15 +97,16 @@ def percentiles(run: Callable[[], object], rounds: int) -> tuple[float, float]:
 def report(rounds: int = 200) -> None:
     detector = InjectionDetector.bundled()
     moderation = LocalModeration.bundled()
+    rows = corpus_rows()
     print("Prompt-injection guard, tests/data/injection_corpus.jsonl")
     for name, part in parts(detector).items():
         print(f"  {name}:")
-        for split, (detect, false, attacks, benign) in detection_rates(part).items():
+        for split, (detect, false, attacks, benign) in detection_rates(part, rows).items():
             print(
                 f"    {split:8} detection {detect:6.1%} of {attacks} attacks   "
                 f"false positives {false:5.1%} of {benign} benign"
             )
-    message = realistic_message()
+    message = realistic_message(rows)
     keywords = sorted({k for rule in detector.rules for k in rule.keywords})
 
     def baseline() -> bool:
