@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout9, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout10, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -39,7 +39,12 @@ scored and is measured once, then moved into ``train`` for the next round:
    prompts), ``train9c`` (non-English and short messages) and ``ordinary7`` (480 everyday
    messages, 180 of them 1-6 words); ``train9d`` (links and addresses: a bare URL was
    blocked); ``heldout9`` (86.0% / 1.7%) and ``ordinary5`` (0.2%) measured it.
-   ``heldout10`` and ``ordinary6`` wait beside this script, unscored, for the next round.
+9. Round 10 (the same model, more data): heldout9 and ordinary5 joined train, with
+   ``train10a`` (policy evasion, role-play jailbreaks, social engineering and their
+   honest mirrors) and ``train10b`` (196 ordinary German, French and Italian messages:
+   "deine" was in 86 training attacks and 3 benign texts, "hypothetisch" alone crossed
+   the cut-off); ``heldout10`` and ``ordinary6`` measured it. ``heldout11`` and
+   ``ordinary8`` wait beside this script, unscored, for the next round.
 """
 
 from __future__ import annotations
@@ -525,8 +530,12 @@ EXTRA_ROWS = (
     ("injection_train9c.jsonl", "habla-train9c", "train"),
     ("injection_train9d.jsonl", "habla-train9d", "train"),
     ("injection_ordinary7.jsonl", "habla-ordinary7", "train"),
-    ("injection_heldout9.jsonl", "habla-heldout9", "heldout9"),
-    ("injection_ordinary5.jsonl", "habla-ordinary5", "ordinary"),
+    ("injection_heldout9.jsonl", "habla-heldout9", "train"),
+    ("injection_ordinary5.jsonl", "habla-ordinary5", "train"),
+    ("injection_train10a.jsonl", "habla-train10a", "train"),
+    ("injection_train10b.jsonl", "habla-train10b", "train"),
+    ("injection_heldout10.jsonl", "habla-heldout10", "heldout10"),
+    ("injection_ordinary6.jsonl", "habla-ordinary6", "ordinary"),
 )
 
 
