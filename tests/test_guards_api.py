@@ -43,11 +43,11 @@ def rate(hits: int, total: int) -> float:
 
 
 HELD_OUT = ("heldout10", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train 99.9% / 0.2%;
-# heldout9 86.0% (215/250) / 1.7% (4/240); ordinary5 everyday messages 0.2% (1 of 470).
+# Measured once, after the model was frozen (docs/guardrails.md): train 100% / 0.2%;
+# heldout10 85.2% (213/250) / 4.2% (10/240); ordinary6 everyday messages 0.5% (2 of 418).
 # The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout10": (0.80, 0.085), "ordinary": (0.0, 0.02)}
+HELD_OUT_FLOORS = {"heldout10": (0.83, 0.06), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
