@@ -43,8 +43,8 @@ scored and is measured once, then moved into ``train`` for the next round:
    ``train10a`` (policy evasion, role-play jailbreaks, social engineering and their
    honest mirrors) and ``train10b`` (196 ordinary German, French and Italian messages:
    "deine" was in 86 training attacks and 3 benign texts, "hypothetisch" alone crossed
-   the cut-off); ``heldout10`` (85.2% / 4.2%) and ``ordinary6`` (0.5%) measured it. ``heldout11`` and
-   ``ordinary8`` wait beside this script, unscored, for the next round.
+   the cut-off); ``heldout10`` (85.2% / 4.2%) and ``ordinary6`` (0.5%) measured it.
+   ``heldout11`` and ``ordinary8`` wait beside this script, unscored, for the next round.
 """
 
 from __future__ import annotations
