@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout10, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout11, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -44,7 +44,17 @@ scored and is measured once, then moved into ``train`` for the next round:
    honest mirrors) and ``train10b`` (196 ordinary German, French and Italian messages:
    "deine" was in 86 training attacks and 3 benign texts, "hypothetisch" alone crossed
    the cut-off); ``heldout10`` (85.2% / 4.2%) and ``ordinary6`` (0.5%) measured it.
-   ``heldout11`` and ``ordinary8`` wait beside this script, unscored, for the next round.
+10. Round 11 (the same model, more data): heldout10 and ordinary6 joined train, with
+    ``train11a`` (social engineering, exfiltration as work requests, policy evasion, fake
+    authority, and their honest mirrors), ``train11b`` (pasted security documents and
+    operators' own system prompts, against indirect injection and persona replacement),
+    ``train11c`` (ordinary messages, long ones in six languages: the round-10 model
+    blocked 4 of 100), ``train11d`` (users giving their own IBANs, tax ids and account
+    numbers, against exfiltration of other people's: "iban" was in 54 training attacks and
+    15 benign texts), ``train11e`` (14 messages about jailbroken phones) and ``train11f``
+    (feedback requests with links: "check my site … and tell me what to improve" was
+    blocked again); ``heldout11`` and ``ordinary8`` measure it. ``heldout12`` and
+    ``ordinary9`` wait beside this script, unscored, for the next round.
 """
 
 from __future__ import annotations
@@ -534,8 +544,16 @@ EXTRA_ROWS = (
     ("injection_ordinary5.jsonl", "habla-ordinary5", "train"),
     ("injection_train10a.jsonl", "habla-train10a", "train"),
     ("injection_train10b.jsonl", "habla-train10b", "train"),
-    ("injection_heldout10.jsonl", "habla-heldout10", "heldout10"),
-    ("injection_ordinary6.jsonl", "habla-ordinary6", "ordinary"),
+    ("injection_heldout10.jsonl", "habla-heldout10", "train"),
+    ("injection_ordinary6.jsonl", "habla-ordinary6", "train"),
+    ("injection_train11a.jsonl", "habla-train11a", "train"),
+    ("injection_train11b.jsonl", "habla-train11b", "train"),
+    ("injection_train11c.jsonl", "habla-train11c", "train"),
+    ("injection_train11d.jsonl", "habla-train11d", "train"),
+    ("injection_train11e.jsonl", "habla-train11e", "train"),
+    ("injection_train11f.jsonl", "habla-train11f", "train"),
+    ("injection_heldout11.jsonl", "habla-heldout11", "heldout11"),
+    ("injection_ordinary8.jsonl", "habla-ordinary8", "ordinary"),
 )
 
 
