@@ -43,11 +43,11 @@ def rate(hits: int, total: int) -> float:
 
 
 HELD_OUT = ("heldout11", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train 100% / 0.2%;
-# heldout10 85.2% (213/250) / 4.2% (10/240); ordinary6 everyday messages 0.5% (2 of 418).
+# Measured once, after the model was frozen (docs/guardrails.md): train 99.9% / 0.3%;
+# heldout11 88.4% (221/250) / 2.5% (6/240); ordinary8 everyday messages 0.5% (2 of 439).
 # The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout10": (0.83, 0.06), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout11": (0.86, 0.04), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
