@@ -123,7 +123,7 @@ def test_no_single_word_crosses_the_cut_off_on_its_own() -> None:
     # Scored with the evidence of the rules the word itself matches, as the guard scores
     # it: "jailbroken" never reaches the model without `jailbreak.jailbreak_word`, whose
     # learnt weight is benign (most texts naming a jailbreak are about one), so the word's
-    # own features carry that rule's attacks (0.95 without it, 0.02 with it).
+    # own features carry that rule's attacks (0.93 without it, 0.03 with it).
     words = [f[2:] for f in MODEL.weights if f.startswith("w:")]
     words = [word for word in words if len(word) <= MAX_GRAM_CHARS]
     heaviest = sorted(words, key=lambda word: MODEL.weights[f"w:{word}"], reverse=True)
