@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from fakes.moderation_server import FakeModerationServer
 from habla.core.errors import ConfigError
-from habla.guards.injection import InjectionDetector
+from habla.guards.injection import MAX_SCORE, InjectionDetector
 from habla.runtime.guards import build_input_guards
 from habla.settings import Settings
 from test_api_support import Api, Launcher, assert_openai_error, sse_events
@@ -42,17 +42,16 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-HELD_OUT = ("heldout11", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train 99.9% / 0.3%;
-# heldout11 88.4% (221/250) / 2.5% (6/240); ordinary8 everyday messages 0.5% (2 of 439).
-# The floors are those numbers minus a small margin, so a regression fails here.
+HELD_OUT = ("heldout12", "ordinary")
+# Round 12's bar, set before its held-out splits were scored: round 11's floors (which
+# were its measured heldout11 88.4% / 2.5% and ordinary8 0.5% minus a margin).
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout11": (0.86, 0.04), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout12": (0.86, 0.04), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
     assert len(ROWS) >= 20000
-    for split in ("train", "heldout11"):
+    for split in ("train", "heldout12"):
         labels = {row["label"] for row in ROWS if row["split"] == split}
         assert labels == {"attack", "benign"}
     assert {row["label"] for row in ROWS if row["split"] == "ordinary"} == {"benign"}
@@ -233,6 +232,7 @@ def test_openai_moderation_failing_closed_is_a_503(launch: Launcher) -> None:
         {"persona_guards": {"default": "drop"}},
         {"injection_threshold": 0},
         {"injection_threshold": 2.0},
+        {"injection_threshold": MAX_SCORE + 0.01},  # above every score: the guard would be off
         {"injection_threshold": float("nan")},
         {"moderation": "remote"},
         {"moderation_fail": "maybe"},

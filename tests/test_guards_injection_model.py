@@ -15,6 +15,7 @@ import pytest
 from habla.core.errors import ConfigError
 from habla.guards.injection import (
     FAMILIES_ALONE,
+    MAX_SCORE,
     MODEL_CUTOFF,
     MODEL_RULE_ID,
     SMUGGLED_RULE_ID,
@@ -216,8 +217,8 @@ def test_the_score_reaches_the_threshold_exactly_at_the_cut_off() -> None:
 
 
 def test_backstops_reach_the_threshold_whatever_the_classifier_says() -> None:
-    assert combined_score(0.01, decisive=True) >= 1.11
-    assert combined_score(0.01, families=FAMILIES_ALONE) >= 1.11
+    assert combined_score(0.01, decisive=True) == MAX_SCORE > 1.0
+    assert combined_score(0.01, families=FAMILIES_ALONE) == MAX_SCORE
     assert combined_score(0.01, families=FAMILIES_ALONE - 0.1) < 1.0
 
 

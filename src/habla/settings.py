@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from habla.core.errors import ConfigError
+from habla.guards.injection import MAX_SCORE
 from habla.guards.pii import ENTITIES as PII_ENTITIES
 from habla.guards.pii import check_entities
 from habla.guards.secrets import find_secrets
@@ -177,9 +178,9 @@ class Settings(BaseSettings):
     # Guards: injection and moderation (docs/guardrails.md).
     injection_action: Literal["block", "flag", "log"] = "block"
     persona_guards: dict[str, Literal["block", "flag", "log"]] = Field(default_factory=dict)
-    # The bundled guard's score tops out at 1/0.9 (the classifier's cut-off): a higher
-    # threshold would switch the guard off without saying so.
-    injection_threshold: float = Field(default=1.0, gt=0, le=1.11, allow_inf_nan=False)
+    # The bundled guard's score tops out at MAX_SCORE (1 over the classifier's cut-off): a
+    # higher threshold would switch the guard off without saying so.
+    injection_threshold: float = Field(default=1.0, gt=0, le=MAX_SCORE, allow_inf_nan=False)
     moderation: Literal["auto", "local", "openai", "off"] = "auto"
     moderate_output: bool = False
     moderation_fail: Literal["open", "closed"] = "open"

@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout11, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout12, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -53,8 +53,17 @@ scored and is measured once, then moved into ``train`` for the next round:
     numbers, against exfiltration of other people's: "iban" was in 54 training attacks and
     15 benign texts), ``train11e`` (14 messages about jailbroken phones) and ``train11f``
     (feedback requests with links: "check my site … and tell me what to improve" was
-    blocked again); ``heldout11`` and ``ordinary8`` measure it. ``heldout12`` and
-    ``ordinary9`` wait beside this script, unscored, for the next round.
+    blocked again); ``heldout11`` (88.4% / 2.5%) and ``ordinary8`` (0.5%) measured it.
+11. Round 12 (character grams penalised 16x harder than other features: the round-11
+    model blocked an Italian birthday rhyme on its grams): heldout11 and ordinary8 joined
+    train, with ``train12a`` (policy evasion in Italian and Portuguese, honest
+    hypotheticals and ordinary creative requests), ``train12b`` (instructions hidden in
+    pasted e-mails, CVs, reviews, code and data, and honest pasted documents that
+    instruct their human readers) and ``train12c`` (policy evasion through fiction,
+    hypotheticals, claimed professions and split questions, in eight languages, with
+    honest mirrors: the round-11 model caught 36% of its attacks); ``heldout12`` and
+    ``ordinary9`` measure it. ``heldout13`` and ``ordinary10`` wait beside this script,
+    unscored, for the next round.
 """
 
 from __future__ import annotations
@@ -552,8 +561,13 @@ EXTRA_ROWS = (
     ("injection_train11d.jsonl", "habla-train11d", "train"),
     ("injection_train11e.jsonl", "habla-train11e", "train"),
     ("injection_train11f.jsonl", "habla-train11f", "train"),
-    ("injection_heldout11.jsonl", "habla-heldout11", "heldout11"),
-    ("injection_ordinary8.jsonl", "habla-ordinary8", "ordinary"),
+    ("injection_heldout11.jsonl", "habla-heldout11", "train"),
+    ("injection_ordinary8.jsonl", "habla-ordinary8", "train"),
+    ("injection_train12a.jsonl", "habla-train12a", "train"),
+    ("injection_train12b.jsonl", "habla-train12b", "train"),
+    ("injection_train12c.jsonl", "habla-train12c", "train"),
+    ("injection_heldout12.jsonl", "habla-heldout12", "heldout12"),
+    ("injection_ordinary9.jsonl", "habla-ordinary9", "ordinary"),
 )
 
 

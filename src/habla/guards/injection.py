@@ -64,7 +64,7 @@ FLAG_REASON = "possible prompt injection"
 # heaviest rule once). Counting rules rather than families was tried and dropped after
 # heldout3: two overlapping rules matching one quoted phrase in a question about prompt
 # injection outvoted a classifier that was right.
-MODEL_CUTOFF = 0.9
+MODEL_CUTOFF = 0.8
 MAX_SCORE = round(1 / MODEL_CUTOFF, 3)  # a backstop scores the top of the scale
 FAMILIES_ALONE = 2.0
 MODEL_RULE_ID = "model.ngram"
