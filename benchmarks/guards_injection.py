@@ -1,7 +1,7 @@
 """Injection guard and local moderation: detection, false positives and latency.
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
-split: the rules were written and the classifier trained on ``train`` only; ``heldout12``
+split: the rules were written and the classifier trained on ``train`` only; ``heldout13``
 was written by a separate author who saw neither, committed before any tuning and never
 tuned on, so it is the honest number; ``ordinary`` is everyday messages (benign only), for
 the false-positive rate on ordinary traffic (see ``tests/data/make_injection_corpus.py``
@@ -34,7 +34,7 @@ PARAGRAPH = (
 )
 
 
-SPLITS = ("train", "heldout12", "ordinary")
+SPLITS = ("train", "heldout13", "ordinary")
 
 
 def corpus_rows() -> list[dict[str, str]]:

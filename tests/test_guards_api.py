@@ -42,17 +42,16 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-HELD_OUT = ("heldout12", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train 100.0% / 0.3%;
-# heldout12 86.3% (215/249) / 4.3% (10/230); ordinary9 everyday messages 0.0% (0 of 427).
-# The floors are those numbers minus a small margin, so a regression fails here.
+HELD_OUT = ("heldout13", "ordinary")
+# Round 13's bar, set before its held-out splits were scored: round 12's floors (its
+# measured heldout12 86.3% / 4.3% and ordinary9 0.0% with a margin).
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout12": (0.84, 0.05), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout13": (0.84, 0.05), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
     assert len(ROWS) >= 20000
-    for split in ("train", "heldout12"):
+    for split in ("train", "heldout13"):
         labels = {row["label"] for row in ROWS if row["split"] == split}
         assert labels == {"attack", "benign"}
     assert {row["label"] for row in ROWS if row["split"] == "ordinary"} == {"benign"}

@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout12, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout13, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -61,9 +61,13 @@ scored and is measured once, then moved into ``train`` for the next round:
     pasted e-mails, CVs, reviews, code and data, and honest pasted documents that
     instruct their human readers) and ``train12c`` (policy evasion through fiction,
     hypotheticals, claimed professions and split questions, in eight languages, with
-    honest mirrors: the round-11 model caught 36% of its attacks); ``heldout12`` and
-    ``ordinary9`` measure it. ``heldout13`` and ``ordinary10`` wait beside this script,
-    unscored, for the next round.
+    honest mirrors: the round-11 model caught 36% of its attacks); ``heldout12`` (86.3% /
+    4.3%) and ``ordinary9`` (0.0%) measured it.
+12. Round 13 (character grams under a 32x stronger L2, the same cut-off, both chosen by
+    round 12's cross-validation; chat-template tokens are decisive only when
+    they open a system, assistant or tool turn — half of heldout12's false positives were
+    developers quoting them): heldout12 and ordinary9 joined train; ``heldout13`` and
+    ``ordinary10`` measure it.
 """
 
 from __future__ import annotations
@@ -566,8 +570,10 @@ EXTRA_ROWS = (
     ("injection_train12a.jsonl", "habla-train12a", "train"),
     ("injection_train12b.jsonl", "habla-train12b", "train"),
     ("injection_train12c.jsonl", "habla-train12c", "train"),
-    ("injection_heldout12.jsonl", "habla-heldout12", "heldout12"),
-    ("injection_ordinary9.jsonl", "habla-ordinary9", "ordinary"),
+    ("injection_heldout12.jsonl", "habla-heldout12", "train"),
+    ("injection_ordinary9.jsonl", "habla-ordinary9", "train"),
+    ("injection_heldout13.jsonl", "habla-heldout13", "heldout13"),
+    ("injection_ordinary10.jsonl", "habla-ordinary10", "ordinary"),
 )
 
 

@@ -57,9 +57,10 @@ PRUNE = 1e-3  # weights smaller than this (in absolute value) are dropped from t
 # L2 strength per feature kind, relative to the rest (by prefix; absent means 1).
 # Character grams are many and each is cheap to agree with, so in short texts a few of
 # them could outvote the words: "Scrivimi una filastrocca" scored as an attack in round
-# 11 on its grams alone. Chosen in round 12 by cross-validation among 1, 2, 4, 8 and 16
-# (each stronger one caught more attacks at the same false-positive rate; docs/guardrails.md).
-PENALTY: dict[str, float] = {"c:": 16.0}
+# 11 on its grams alone. Chosen by cross-validation on round 12's training rows among 1,
+# 2, 4, 8, 16 and 32: each stronger one caught more attacks at the same false-positive
+# rate (docs/guardrails.md); 16 in round 12, 32 since round 13.
+PENALTY: dict[str, float] = {"c:": 32.0}
 
 # A window's n-gram feature counts, and the rules that matched its whole text.
 Example = tuple[Counter[str], tuple[str, ...]]
