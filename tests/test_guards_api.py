@@ -43,10 +43,11 @@ def rate(hits: int, total: int) -> float:
 
 
 HELD_OUT = ("heldout13", "ordinary")
-# Round 13's bar, set before its held-out splits were scored: round 12's floors (its
-# measured heldout12 86.3% / 4.3% and ordinary9 0.0% with a margin).
+# Measured once, after the model was frozen (docs/guardrails.md): train 100.0% / 0.2%;
+# heldout13 88.8% (222/250) / 1.7% (4/237); ordinary10 everyday messages 0.0% (0 of 411).
+# The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout13": (0.84, 0.05), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout13": (0.86, 0.03), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
