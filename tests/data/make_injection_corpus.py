@@ -66,8 +66,8 @@ scored and is measured once, then moved into ``train`` for the next round:
 12. Round 13 (character grams under a 32x stronger L2, the same cut-off, both chosen by
     round 12's cross-validation; chat-template tokens are decisive only when
     they open a system, assistant or tool turn — half of heldout12's false positives were
-    developers quoting them): heldout12 and ordinary9 joined train; ``heldout13`` and
-    ``ordinary10`` measure it.
+    developers quoting them): heldout12 and ordinary9 joined train; ``heldout13`` (88.8% /
+    1.7%) and ``ordinary10`` (0.0%) measured it.
 """
 
 from __future__ import annotations
