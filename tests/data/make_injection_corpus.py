@@ -68,7 +68,8 @@ scored and is measured once, then moved into ``train`` for the next round:
     they open a system, assistant or tool turn — half of heldout12's false positives were
     developers quoting them): heldout12 and ordinary9 joined train; ``heldout13`` (88.8% /
     1.7%) and ``ordinary10`` (0.0%) measured it. ``heldout14`` and ``ordinary11`` wait
-    beside this script, unscored, for the next round.
+    beside this script, unscored, for the next round; ``heldout15`` and ``ordinary12``
+    for the round after.
 """
 
 from __future__ import annotations
