@@ -1,15 +1,16 @@
 """Injection guard and local moderation: detection, false positives and latency.
 
 Detection and false-positive rates come from ``tests/data/injection_corpus.jsonl``, per
-split: the rules were written and the classifier trained on ``train`` only; ``heldout13``
-was written by a separate author who saw neither, committed before any tuning and never
-tuned on, so it is the honest number; ``ordinary`` is everyday messages (benign only), for
-the false-positive rate on ordinary traffic (see ``tests/data/make_injection_corpus.py``
-for how the splits were made). Rules alone and the classifier alone are shown beside the
-combination the guard uses. Latency is measured on a 4,000-character message of distinct
-text, as p50/p95 CPU time over many runs, and printed as a ratio to a naive baseline
-measured in the same run: ``str.lower`` plus ``in`` over every rule keyword (what a
-keyword blocklist would cost). Run through ``benchmarks/guards.py``.
+split: the rules were written and the classifier trained on ``train`` only; the held-out
+split (``heldout<round>``) was written by a separate author who saw neither, committed
+before any tuning and never tuned on, so it is the honest number; ``ordinary`` is everyday
+messages (benign only), for the false-positive rate on ordinary traffic (see
+``tests/data/make_injection_corpus.py`` for how the splits were made). Rules alone and the
+classifier alone are shown beside the combination the guard uses. Latency is measured on a
+4,000-character message of distinct text, as p50/p95 CPU time over many runs, and printed
+as a ratio to a naive baseline measured in the same run: ``str.lower`` plus ``in`` over
+every rule keyword (what a keyword blocklist would cost). Run through
+``benchmarks/guards.py``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ PARAGRAPH = (
     "when sorting the customer names, and tell me what the system requirements are for the "
     "desktop app. ¿Puedes también resumir las instrucciones de instalación en español? "
 )
-
-
-SPLITS = ("train", "heldout13", "ordinary")
 
 
 def corpus_rows() -> list[dict[str, str]]:
@@ -62,7 +60,9 @@ def detection_rates(
     """Per split: detection, false positives, attacks, benign rows (``ordinary`` holds
     everyday messages only, so its detection is 0 of 0)."""
     rates: dict[str, tuple[float, float, int, int]] = {}
-    for split in SPLITS:
+    # The corpus names its splits (train, this round's held-out split, ordinary) in order;
+    # the builder moves them from round to round, so they are read, not listed here.
+    for split in dict.fromkeys(row["split"] for row in rows):
         attacks = [r["text"] for r in rows if r["split"] == split and r["label"] == "attack"]
         benign = [r["text"] for r in rows if r["split"] == split and r["label"] == "benign"]
         caught = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in attacks)

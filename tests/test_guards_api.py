@@ -52,7 +52,7 @@ HELD_OUT_FLOORS = {"heldout13": (0.86, 0.03), "ordinary": (0.0, 0.015)}
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
     assert len(ROWS) >= 20000
-    for split in ("train", "heldout13"):
+    for split in ("train", HELD_OUT[0]):
         labels = {row["label"] for row in ROWS if row["split"] == split}
         assert labels == {"attack", "benign"}
     assert {row["label"] for row in ROWS if row["split"] == "ordinary"} == {"benign"}
