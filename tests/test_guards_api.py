@@ -42,12 +42,12 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-HELD_OUT = ("heldout13", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train 100.0% / 0.2%;
-# heldout13 88.8% (222/250) / 1.7% (4/237); ordinary10 everyday messages 0.0% (0 of 411).
-# The floors are those numbers minus a small margin, so a regression fails here.
+HELD_OUT = ("heldout14", "ordinary")
+# Round 14's model is frozen and heldout14 is not scored yet: these floors are round 13's,
+# registered before the measurement (round 13: train 100.0% / 0.2%; heldout13 88.8% /
+# 1.7%; ordinary10 0.0%). After the measurement they become its numbers minus a margin.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout13": (0.86, 0.03), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout14": (0.86, 0.03), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:
