@@ -43,9 +43,9 @@ def rate(hits: int, total: int) -> float:
 
 
 HELD_OUT = ("heldout14", "ordinary")
-# Round 14's model is frozen and heldout14 is not scored yet: these floors are round 13's,
-# registered before the measurement (round 13: train 100.0% / 0.2%; heldout13 88.8% /
-# 1.7%; ordinary10 0.0%). After the measurement they become its numbers minus a margin.
+# Measured once, after the model was frozen (docs/guardrails.md): train 100.0% / 0.2%;
+# heldout14 88.8% (221/249) / 1.7% (4/240); ordinary11 everyday messages 1.1% (4 of 378).
+# The floors are those numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
 HELD_OUT_FLOORS = {"heldout14": (0.86, 0.03), "ordinary": (0.0, 0.015)}
 

@@ -67,9 +67,17 @@ scored and is measured once, then moved into ``train`` for the next round:
     round 12's cross-validation; chat-template tokens are decisive only when
     they open a system, assistant or tool turn — half of heldout12's false positives were
     developers quoting them): heldout12 and ordinary9 joined train; ``heldout13`` (88.8% /
-    1.7%) and ``ordinary10`` (0.0%) measured it. ``heldout14`` and ``ordinary11`` wait
-    beside this script, unscored, for the next round; ``heldout15`` and ``ordinary12``
-    for the round after.
+    1.7%) and ``ordinary10`` (0.0%) measured it.
+13. Round 14 (role tags with joined names such as ``<system_override>`` and markdown role
+    headers such as "### System:" became rules): heldout13 and ordinary10 joined train,
+    with ``train14a`` (role structures written without template tokens: markdown
+    headers, invented tags, JSON/YAML system messages, fake transcripts and tool results,
+    against developers' messages arrays, pasted transcripts and configs), ``train14b``
+    (instructions planted in short pasted snippets, social engineering, and their honest
+    mirrors) and ``train14c`` (obfuscation and exfiltration, against honest encodings,
+    code and webhook questions); ``heldout14`` (88.8% / 1.7%) and ``ordinary11`` (1.1%)
+    measured it. ``heldout15`` and ``ordinary12`` wait beside this script, unscored, for
+    the next round.
 """
 
 from __future__ import annotations
