@@ -6,7 +6,9 @@ split (``heldout<round>``) was written by a separate author who saw neither, com
 before any tuning and never tuned on, so it is the honest number; ``ordinary`` is everyday
 messages (benign only), for the false-positive rate on ordinary traffic (see
 ``tests/data/make_injection_corpus.py`` for how the splits were made). Rules alone and the
-classifier alone are shown beside the combination the guard uses. Latency is measured on a
+classifier alone are shown beside the combination the guard uses, and the local moderation
+rules alone and the whole input pipeline (local moderation, then the injection guard: what
+a message meets when no OpenAI key is configured) beside those. Latency is measured on a
 4,000-character message of distinct text, as p50/p95 CPU time over many runs, and printed
 as a ratio to a naive baseline measured in the same run: ``str.lower`` plus ``in`` over
 every rule keyword (what a keyword blocklist would cost). Run through
@@ -54,8 +56,11 @@ def realistic_message(rows: list[dict[str, str]]) -> str:
     return "\n\n".join(parts)[:MESSAGE_CHARS]
 
 
+Blocks = Callable[[str], bool]  # True when the guard would stop the text
+
+
 def detection_rates(
-    detector: InjectionDetector, rows: list[dict[str, str]]
+    blocks: Blocks, rows: list[dict[str, str]]
 ) -> dict[str, tuple[float, float, int, int]]:
     """Per split: detection, false positives, attacks, benign rows (``ordinary`` holds
     everyday messages only, so its detection is 0 of 0)."""
@@ -65,20 +70,31 @@ def detection_rates(
     for split in dict.fromkeys(row["split"] for row in rows):
         attacks = [r["text"] for r in rows if r["split"] == split and r["label"] == "attack"]
         benign = [r["text"] for r in rows if r["split"] == split and r["label"] == "benign"]
-        caught = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in attacks)
-        false = sum(detector.scan(t).score >= DEFAULT_THRESHOLD for t in benign)
+        caught = sum(blocks(t) for t in attacks)
+        false = sum(blocks(t) for t in benign)
         detect = caught / len(attacks) if attacks else 0.0
         rates[split] = (detect, false / len(benign), len(attacks), len(benign))
     return rates
 
 
-def parts(detector: InjectionDetector) -> dict[str, InjectionDetector]:
-    """The guard's detector, and its rules and its classifier on their own."""
-    rules_only = InjectionDetector(detector.rules)
+def flags(detector: InjectionDetector) -> Blocks:
+    return lambda text: detector.scan(text).score >= DEFAULT_THRESHOLD
+
+
+def parts(detector: InjectionDetector, moderation: LocalModeration) -> dict[str, Blocks]:
+    """The guard's detector, its rules and its classifier on their own, the local
+    moderation rules on their own, and the input pipeline: moderation, then injection."""
+    guard = flags(detector)
+
+    def moderated(text: str) -> bool:
+        return moderation.check_text(text).action == "block"
+
     return {
-        "rules + classifier": detector,
-        "rules only": rules_only,
-        "classifier only": InjectionDetector((), detector.model),
+        "rules + classifier": guard,
+        "rules only": flags(InjectionDetector(detector.rules)),
+        "classifier only": flags(InjectionDetector((), detector.model)),
+        "local moderation only": moderated,
+        "pipeline (local moderation, then injection)": lambda t: moderated(t) or guard(t),
     }
 
 
@@ -99,7 +115,7 @@ def report(rounds: int = 200) -> None:
     moderation = LocalModeration.bundled()
     rows = corpus_rows()
     print("Prompt-injection guard, tests/data/injection_corpus.jsonl")
-    for name, part in parts(detector).items():
+    for name, part in parts(detector, moderation).items():
         print(f"  {name}:")
         for split, (detect, false, attacks, benign) in detection_rates(part, rows).items():
             print(

@@ -42,12 +42,12 @@ def rate(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-HELD_OUT = ("heldout14", "ordinary")
-# Measured once, after the model was frozen (docs/guardrails.md): train 100.0% / 0.2%;
-# heldout14 88.8% (221/249) / 1.7% (4/240); ordinary11 everyday messages 1.1% (4 of 378).
-# The floors are those numbers minus a small margin, so a regression fails here.
+HELD_OUT = ("heldout15", "ordinary")
+# Round 15's model is frozen and heldout15 is not scored yet: these floors are round 14's,
+# registered before the measurement (round 14: train 100.0% / 0.2%; heldout14 88.8% /
+# 1.7%; ordinary11 1.1%). After the measurement they become its numbers minus a margin.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout14": (0.86, 0.03), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout15": (0.86, 0.03), "ordinary": (0.0, 0.015)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:

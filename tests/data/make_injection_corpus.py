@@ -6,7 +6,7 @@ the output is committed so tests never need bastioncorpus. Then retrain the clas
 (``tests/data/train_injection_model.py``): a test fails while the model and corpus differ.
 
 Each row: ``text``, ``label`` (attack|benign), ``lang``, ``source`` (``bastioncorpus:<id>``,
-``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout14, or
+``habla``, ``habla-heldout2``, ``habla-train3``...) and ``split`` (train, heldout15, or
 ordinary: everyday messages, benign only).
 
 How the splits were made, in order; each held-out split was committed before it was
@@ -587,8 +587,10 @@ EXTRA_ROWS = (
     ("injection_train14a.jsonl", "habla-train14a", "train"),
     ("injection_train14b.jsonl", "habla-train14b", "train"),
     ("injection_train14c.jsonl", "habla-train14c", "train"),
-    ("injection_heldout14.jsonl", "habla-heldout14", "heldout14"),
-    ("injection_ordinary11.jsonl", "habla-ordinary11", "ordinary"),
+    ("injection_heldout14.jsonl", "habla-heldout14", "train"),
+    ("injection_ordinary11.jsonl", "habla-ordinary11", "train"),
+    ("injection_heldout15.jsonl", "habla-heldout15", "heldout15"),
+    ("injection_ordinary12.jsonl", "habla-ordinary12", "ordinary"),
 )
 
 
