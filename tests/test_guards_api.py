@@ -43,11 +43,13 @@ def rate(hits: int, total: int) -> float:
 
 
 HELD_OUT = ("heldout15", "ordinary")
-# Round 15's model is frozen and heldout15 is not scored yet: these floors are round 14's,
-# registered before the measurement (round 14: train 100.0% / 0.2%; heldout14 88.8% /
-# 1.7%; ordinary11 1.1%). After the measurement they become its numbers minus a margin.
+# Measured once, after the model was frozen (docs/guardrails.md): train 100.0% / 0.2%;
+# heldout15 83.6% (209/250) / 3.8% (9/240); ordinary12 everyday messages 1.2% (5 of 402).
+# Round 14's floors (0.86, 0.03) were registered first and missed: round 14's model scores
+# 84.4% / 4.6% / 1.7% on the same split, so the split is harder, not the model worse.
+# The floors are the measured numbers minus a small margin, so a regression fails here.
 TRAIN_DETECTION, TRAIN_FALSE_POSITIVES = 0.98, 0.01
-HELD_OUT_FLOORS = {"heldout15": (0.86, 0.03), "ordinary": (0.0, 0.015)}
+HELD_OUT_FLOORS = {"heldout15": (0.81, 0.05), "ordinary": (0.0, 0.02)}
 
 
 def test_the_corpus_has_both_labels_where_it_should() -> None:

@@ -76,8 +76,10 @@ scored and is measured once, then moved into ``train`` for the next round:
     (instructions planted in short pasted snippets, social engineering, and their honest
     mirrors) and ``train14c`` (obfuscation and exfiltration, against honest encodings,
     code and webhook questions); ``heldout14`` (88.8% / 1.7%) and ``ordinary11`` (1.1%)
-    measured it. ``heldout15`` and ``ordinary12`` wait beside this script, unscored, for
-    the next round.
+    measured it.
+14. Round 15 (the same model, more data; local moderation in eight languages):
+    heldout14 and ordinary11 joined train; ``heldout15`` (83.6% / 3.8%) and
+    ``ordinary12`` (1.2%) measured it. No unscored split waits now.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 :class:`LocalModeration` matches ``data/moderation_rules.toml`` (violence, self-harm,
 sexual content involving minors, hate, weapons and drugs in English and Spanish; making
 drugs and explosives, poison, malware, other people's accounts, covert tracking, phishing
-and fraud in eight languages) over the normalised views of a text. :class:`OpenAIModeration` asks ``POST {base_url}/moderations``.
+and fraud in eight languages) over the normalised views of a text.
+:class:`OpenAIModeration` asks ``POST {base_url}/moderations``.
 :class:`ModerationGuard` picks one per turn — the remote endpoint only for the models it
 is configured for, so text meant for a local model is not sent to a third party — and,
 when the endpoint fails, either falls back to the local rules (``fail="open"``) or refuses
